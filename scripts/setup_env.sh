@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Creates (or refreshes) the project's virtual environment in .venv, from scratch on a fresh machine.
+# Idempotent: a stamp holding the hash of the requirement files skips the work when nothing changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VIDMUSICIAN_VENV:-.venv}
+PYTHON=${PYTHON:-python3.11}
+TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
+stamp="$VENV/.vidmusician-stamp"
+want=$( (echo "$TORCH_SPEC"; cat requirements/*.txt pyproject.toml) | sha256sum | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  exit 0
+fi
+start=$(date +%s)
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+pip_install() { "$VENV/bin/python" -m pip install --disable-pip-version-check -q "$@"; }
+pip_install --upgrade pip
+# torch first and alone, so that no later requirement can pull a CUDA build.
+pip_install "$TORCH_SPEC"
+pip_install -r requirements/runtime.txt -r requirements/test.txt
+pip_install --no-deps -r requirements/no-deps.txt
+pip_install --no-deps -e .
+echo "$want" > "$stamp"
+echo "setup_env: $VENV ready in $(( $(date +%s) - start )) s, $(du -sh "$VENV" | cut -f1)" >&2

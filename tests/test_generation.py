@@ -1,0 +1,85 @@
+"""Generation on the debug preset: classifier-free guidance and sliding windows."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from model_fixtures import conditions, debug_config, fresh_model, perturb_adapters
+from vidmusician.models.generation import VideoFeatures, generate_tokens, plan_windows, soundtrack
+
+FRAMES = 30
+
+
+def trained_model():
+    model = fresh_model()
+    model.set_stage(2)
+    perturb_adapters(model, "semantic.")
+    perturb_adapters(model, "rhythm.", seed=2)
+    return model.eval()
+
+
+def test_cfg_coefficient_one_equals_the_conditional_branch():
+    model = trained_model()
+    cond = conditions(model, 3, FRAMES)
+    gcfg = debug_config("generation.cfg_coef=1.0").generation
+    for sampling in (False, True):
+        gcfg.use_sampling = sampling
+        both = generate_tokens(model, cond, FRAMES, gcfg, cfg=True, generator=torch.Generator().manual_seed(5))
+        alone = generate_tokens(model, cond, FRAMES, gcfg, cfg=False, generator=torch.Generator().manual_seed(5))
+        assert torch.equal(both, alone)
+    # With guidance on, the null branch does change the result.
+    gcfg.use_sampling, gcfg.cfg_coef = False, 3.0
+    guided = generate_tokens(model, cond, FRAMES, gcfg, cfg=True)
+    assert not torch.equal(guided, alone)
+
+
+def test_batched_rows_are_independent():
+    """A video generates the same music alone or batched with others (greedy decoding)."""
+    model = trained_model()
+    gcfg = debug_config("generation.use_sampling=false").generation
+    cond = conditions(model, 3, FRAMES, pad=0)
+    batched = generate_tokens(model, cond, FRAMES, gcfg)
+    single = cond.drop(torch.tensor([False, True, True]))
+    single = type(cond)(*(t[:1] for t in (single.cls, single.cls_steps, single.cls_mask, single.rhythm,
+                                          single.present)))
+    alone = generate_tokens(model, single, FRAMES, gcfg)
+    assert torch.equal(batched[:1], alone)
+
+
+def test_window_plan_covers_the_video_with_context():
+    plan = plan_windows(250, window=100, context=25)
+    assert plan[0].start == 0 and plan[-1].end == 250
+    for prev, cur in zip(plan, plan[1:]):
+        assert cur.start == prev.end - 25 and cur.prompt == 25
+    assert all(w.end - w.start <= 100 for w in plan)
+
+
+def video(model, duration_s: float, seed: int = 0) -> VideoFeatures:
+    g = torch.Generator().manual_seed(seed)
+    fr = model.frame_rate
+    return VideoFeatures(cls=torch.randn(math.ceil(duration_s) + 1, model.semantic.manager.in_features, generator=g),
+                         rhythm=torch.rand(math.ceil(duration_s * fr) + 1, 2, generator=g),
+                         duration_s=duration_s)
+
+
+def test_long_video_gets_exactly_its_duration_without_gaps():
+    model = trained_model()
+    gcfg = debug_config().generation  # 2 s windows, 0.5 s context
+    step = gcfg.window_s - gcfg.context_s
+    durations = [gcfg.window_s + 1.5 * step - 0.013, 1.3]  # 2.5 windows, and a short one in the batch
+    feats = [video(model, d, seed=i) for i, d in enumerate(durations)]
+    waves = soundtrack(model, feats, gcfg, generator=torch.Generator().manual_seed(0))
+    sr = model.sample_rate
+    for wav, d in zip(waves, durations):
+        assert wav.shape == (round(d * sr),)
+        assert torch.isfinite(wav).all()
+        # No gap: no run of exact silence anywhere (a missing window would decode to a flat run).
+        silent = (wav == 0).int()
+        longest, run = 0, 0
+        for v in silent.tolist():
+            run = run + 1 if v else 0
+            longest = max(longest, run)
+        assert longest < sr // 100
+    assert len(plan_windows(math.ceil(durations[0] * model.frame_rate), round(gcfg.window_s * model.frame_rate),
+                            round(gcfg.context_s * model.frame_rate))) == 3

@@ -1,0 +1,25 @@
+"""What every job's entry point shares: `--help`, config loading with clear errors, exit codes."""
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+from vidmusician.config import Config, ConfigError, help_text, load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
+
+
+def run_job(name: str, summary: str, example: str, body: Callable[[Config], int],
+            argv: list[str] | None = None) -> int:
+    """Parses `key=value` arguments into the typed config and runs `body(cfg)`.
+    Exit codes: 0 every input has an outcome, 1 the job itself failed, 2 a bad config or command line."""
+    argv = sys.argv[1:] if argv is None else argv
+    if any(a in ("-h", "--help") for a in argv):
+        print(help_text(name, summary, example))
+        return EXIT_OK
+    try:
+        cfg = load_config(argv)
+    except ConfigError as err:
+        print(f"{name}: bad configuration: {err}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    return body(cfg)

@@ -1,0 +1,188 @@
+"""The whole configuration tree. Every tunable number of the project lives here, with its default.
+
+Presets (`vidmusician/configs/<name>.yaml`) only override these defaults; `key=value` on the command line
+overrides the preset. Unknown keys and wrong types are rejected by omegaconf's structured merge.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+
+@dataclass
+class StorageConfig:
+    # S3 endpoint override; None falls back to the AWS_ENDPOINT_URL env var, then to AWS itself.
+    endpoint_url: Optional[str] = None
+    region: Optional[str] = None
+    # botocore "standard" retry mode: exponential backoff with jitter on throttling and 5xx.
+    max_attempts: int = 5
+    connect_timeout_s: float = 10.0
+    read_timeout_s: float = 60.0
+    # Path-style addressing works with every S3-compatible server (SeaweedFS, moto, MinIO).
+    addressing_style: str = "path"
+
+
+@dataclass
+class WorldConfig:
+    """The synthetic world: short videos whose visual events and musical hits are known."""
+    num_videos: int = 8
+    seed: int = 0
+    duration_s: float = 4.0
+    fps: int = 25
+    width: int = 96
+    height: int = 96
+    sample_rate: int = 16000
+    # Scene classes: each has its own palette / shapes / motion style and its own instrument.
+    classes: List[str] = field(default_factory=lambda: ["bass", "arpeggio", "bell"])
+    tempos_bpm: List[float] = field(default_factory=lambda: [90.0, 120.0, 150.0])
+    # Fraction of beats without a hit, and the shortest gap between two hits.
+    drop_prob: float = 0.25
+    min_gap_s: float = 0.4
+    # Note lengths of the melodic line, in seconds.
+    note_min_s: float = 0.25
+    note_max_s: float = 0.5
+    # False writes the "AI-generated" flavour: video only, no audio track.
+    with_audio: bool = True
+    # Loudness of tonal line and hits (linear peak).
+    tone_gain: float = 0.25
+    hit_gain: float = 0.6
+    video_crf: int = 18
+    audio_bitrate: int = 96000
+
+
+@dataclass
+class CodecArch:
+    """Architecture of a compression model built from scratch (audiocraft EncodecModel, SEANet + RVQ)."""
+    sample_rate: int = 16000
+    channels: int = 1
+    n_filters: int = 4
+    dimension: int = 32
+    # Product of ratios is the hop: 320 samples at 16 kHz = 50 Hz, MusicGen's token rate.
+    ratios: List[int] = field(default_factory=lambda: [8, 5, 4, 2])
+    lstm: int = 0
+    n_q: int = 4
+    bins: int = 128
+
+
+@dataclass
+class LMArch:
+    """Architecture of a MusicGen LM built from scratch (audiocraft LMModel, delay pattern)."""
+    dim: int = 32
+    num_heads: int = 2
+    num_layers: int = 4
+    hidden_scale: int = 2
+    # Lookup-table conditioner standing in for T5 text conditioning (no weights to download).
+    lut_bins: int = 16
+    cfg_dropout: float = 0.2
+    # MusicGen's own window; also fixes max_duration (which must exceed the 18 s extend stride).
+    segment_duration: float = 30.0
+
+
+@dataclass
+class MusicGenConfig:
+    # Hub id (facebook/musicgen-small) or local directory in MusicGen's release format
+    # (state_dict.bin + compression_state_dict.bin). None builds `codec` + `lm` with random weights.
+    pretrained: Optional[str] = None
+    codec: CodecArch = field(default_factory=CodecArch)
+    lm: LMArch = field(default_factory=LMArch)
+    # The LM's cross-attention condition that the visual tokens stand in for.
+    cross_attention_key: str = "description"
+
+
+@dataclass
+class ClipConfig:
+    # Hub id (openai/clip-vit-base-patch32) or local dir; None builds a random CLIP from the fields below.
+    pretrained: Optional[str] = None
+    hidden_size: int = 32
+    num_layers: int = 2
+    num_heads: int = 2
+    intermediate_size: int = 64
+    image_size: int = 32
+    patch_size: int = 8
+
+
+@dataclass
+class T5Config:
+    # Hub id (t5-base) or local dir; None builds a random T5 encoder from the fields below.
+    pretrained: Optional[str] = None
+    d_model: int = 32
+    d_kv: int = 16
+    d_ff: int = 64
+    num_layers: int = 2
+    num_heads: int = 2
+    # Unused by the visual path (it feeds inputs_embeds) but part of a real T5's weights.
+    vocab_size: int = 32
+
+
+@dataclass
+class LoraConfig:
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: List[str] = field(default_factory=lambda: ["q", "v"])
+
+
+@dataclass
+class SemanticConfig:
+    """Global path: CLS tokens at `fps` -> embedding manager -> LoRA-T5 -> projector -> cross-attention."""
+    fps: float = 1.0
+    # Sinusoidal time embedding added to each visual token, so T5 sees when the frame was taken.
+    time_embedding: bool = True
+    time_embedding_max_period: float = 10000.0
+    lora: LoraConfig = field(default_factory=LoraConfig)
+
+
+@dataclass
+class RhythmConfig:
+    """Local path: patch-token change at `fps` -> LM frame rate -> in-attention before early blocks."""
+    fps: float = 25.0
+    # Fraction of the LM's blocks (from the first) that receive the rhythm features.
+    block_fraction: float = 0.75
+    # Per-frame reduction of the per-patch distances 1 - cos(p_t, p_t-1): "mean" or "mean_max".
+    reduction: str = "mean_max"
+    # Offsets (in LM frames) of the curve values stacked into each position's input: the delay
+    # pattern makes position s emit codebook q for frame s - q, so it sees frames s-3..s+2.
+    context_before: int = 3
+    context_after: int = 2
+
+
+@dataclass
+class ModelConfig:
+    musicgen: MusicGenConfig = field(default_factory=MusicGenConfig)
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    t5: T5Config = field(default_factory=T5Config)
+    semantic: SemanticConfig = field(default_factory=SemanticConfig)
+    rhythm: RhythmConfig = field(default_factory=RhythmConfig)
+    # Probability of dropping the visual conditions in training (classifier-free guidance).
+    cond_dropout: float = 0.2
+    # Stage 2 also keeps training the semantic path (True) or freezes it at stage 1's weights (False).
+    stage2_trains_semantic: bool = True
+
+
+@dataclass
+class GenerationConfig:
+    cfg_coef: float = 3.0
+    top_k: int = 250
+    top_p: float = 0.0
+    temperature: float = 1.0
+    use_sampling: bool = True
+    # Sliding window over long videos: each window is `window_s` long and starts with the last
+    # `context_s` of music already made as its prompt.
+    window_s: float = 30.0
+    context_s: float = 10.0
+    # Videos per generation batch (windows of several videos share one batched CFG forward).
+    batch_size: int = 8
+
+
+@dataclass
+class Config:
+    preset: str = "debug"
+    # Top-level contract shared by every job.
+    input: str = ""
+    output: str = "outputs/demo"
+    seed: int = 0
+    device: str = "cpu"
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    world: WorldConfig = field(default_factory=WorldConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)

@@ -1,0 +1,138 @@
+"""The frozen backbone: a MusicGen (LM + EnCodec compression model), loaded or built from config.
+
+Loading goes through audiocraft's own loaders, so a hub id (facebook/musicgen-small) and a local
+directory in MusicGen's release format (`state_dict.bin`, `compression_state_dict.bin`, each
+`{'xp.cfg': <YAML string>, 'best_state': state_dict}`) take the same path. torch >= 2.6 loads those
+with `weights_only=True` by default; `xp.cfg` is therefore kept as a YAML string, never a pickled
+DictConfig. Random backbones (the `debug` preset, and the start of the toy backbone's pretraining) are
+built from an xp.cfg of the same shape through audiocraft's builders, and saved in the same format.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
+from audiocraft.models import builders, loaders
+from audiocraft.models.encodec import CompressionModel
+from audiocraft.models.lm import LMModel
+
+from vidmusician.config.schema import MusicGenConfig
+
+LM_FILE = "state_dict.bin"
+CODEC_FILE = "compression_state_dict.bin"
+
+
+@dataclass
+class Backbone:
+    lm: LMModel
+    codec: CompressionModel
+
+    @property
+    def frame_rate(self) -> float:
+        return float(self.codec.frame_rate)
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.codec.sample_rate)
+
+
+def xp_cfg(mcfg: MusicGenConfig, device: str = "cpu") -> DictConfig:
+    """The audiocraft experiment config (the `xp.cfg` of a release) for a backbone built from scratch."""
+    codec, lm = mcfg.codec, mcfg.lm
+    if lm_card(mcfg) < 1:
+        raise ValueError("model.musicgen.codec.bins must be positive")
+    cfg = {
+        "device": device,
+        "dtype": "float32",
+        "sample_rate": codec.sample_rate,
+        "channels": codec.channels,
+        "compression_model": "encodec",
+        "encodec": {"autoencoder": "seanet", "quantizer": "rvq", "sample_rate": codec.sample_rate,
+                    "channels": codec.channels, "causal": False, "renormalize": False},
+        "seanet": {"dimension": codec.dimension, "channels": codec.channels, "causal": False,
+                   "n_filters": codec.n_filters, "n_residual_layers": 1, "ratios": list(codec.ratios),
+                   "activation": "ELU", "activation_params": {"alpha": 1.0}, "norm": "weight_norm",
+                   "norm_params": {}, "kernel_size": 7, "residual_kernel_size": 3, "last_kernel_size": 7,
+                   "dilation_base": 2, "pad_mode": "constant", "true_skip": True, "compress": 2,
+                   "lstm": codec.lstm, "disable_norm_outer_blocks": 0,
+                   "decoder": {"trim_right_ratio": 1.0, "final_activation": None,
+                               "final_activation_params": None},
+                   "encoder": {}},
+        "rvq": {"n_q": codec.n_q, "q_dropout": False, "bins": codec.bins, "decay": 0.99,
+                "kmeans_init": True, "kmeans_iters": 50, "threshold_ema_dead_code": 0.5,
+                "orthogonal_reg_weight": 0.0, "orthogonal_reg_active_codes_only": False},
+        "lm_model": "transformer_lm",
+        "codebooks_pattern": {"modeling": "delay",
+                              "delay": {"delays": list(range(codec.n_q)), "flatten_first": 0,
+                                        "empty_initial": 0}},
+        "transformer_lm": {"dim": lm.dim, "num_heads": lm.num_heads, "num_layers": lm.num_layers,
+                           "hidden_scale": lm.hidden_scale, "n_q": codec.n_q, "card": lm_card(mcfg),
+                           "dropout": 0.0, "emb_lr": None, "activation": "gelu", "norm_first": True,
+                           "bias_ff": False, "bias_attn": False, "bias_proj": False,
+                           "past_context": None, "causal": True, "custom": False,
+                           "memory_efficient": False, "attention_as_float32": False,
+                           "layer_scale": None, "positional_embedding": "sin", "xpos": False,
+                           "checkpointing": "none", "weight_init": "gaussian",
+                           "depthwise_init": "current", "zero_bias_init": True, "norm": "layer_norm",
+                           "cross_attention": False, "qk_layer_norm": False,
+                           "qk_layer_norm_cross": False, "attention_dropout": None, "kv_repeat": 1,
+                           "two_step_cfg": False},
+        "classifier_free_guidance": {"training_dropout": lm.cfg_dropout, "inference_coef": 3.0},
+        "attribute_dropout": {},
+        "fuser": {"cross_attention_pos_emb": False, "cross_attention_pos_emb_scale": 1, "sum": [],
+                  "prepend": [], "cross": [mcfg.cross_attention_key], "input_interpolate": []},
+        "conditioners": {mcfg.cross_attention_key: {
+            "model": "lut", "lut": {"n_bins": lm.lut_bins, "dim": lm.dim, "tokenizer": "noop"}}},
+        "dataset": {"segment_duration": lm.segment_duration},
+    }
+    return OmegaConf.create(cfg)
+
+
+def lm_card(mcfg: MusicGenConfig) -> int:
+    # The LM's vocabulary is the codec's codebook size.
+    return mcfg.codec.bins
+
+
+def build_random(mcfg: MusicGenConfig, device: str = "cpu", seed: int = 0) -> tuple[Backbone, DictConfig]:
+    """A randomly initialised backbone of the configured architecture, and the xp.cfg that built it."""
+    cfg = xp_cfg(mcfg, device)
+    torch.manual_seed(seed)
+    codec = builders.get_compression_model(cfg).to(device)
+    lm = builders.get_lm_model(cfg).to(device)
+    return Backbone(lm=lm.eval(), codec=codec.eval()), cfg
+
+
+def save_release(backbone: Backbone, cfg: DictConfig, directory: str | os.PathLike) -> Path:
+    """Writes a backbone in MusicGen's release format, loadable by `load_pretrained(directory)`."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_yaml = OmegaConf.to_yaml(cfg)  # a YAML string: a pickled DictConfig breaks weights_only loading
+    for name, module in ((LM_FILE, backbone.lm), (CODEC_FILE, backbone.codec)):
+        tmp = out / f".{name}.tmp"
+        torch.save({"xp.cfg": cfg_yaml, "best_state": module.state_dict()}, tmp)
+        os.replace(tmp, out / name)
+    return out
+
+
+def load_pretrained(name: str, device: str = "cpu") -> Backbone:
+    """Loads a hub id or a release-format directory through audiocraft's loaders."""
+    lm = loaders.load_lm_model(name, device=device)
+    codec = loaders.load_compression_model(name, device=device)
+    return Backbone(lm=lm.eval(), codec=codec.eval())
+
+
+def load_backbone(mcfg: MusicGenConfig, device: str = "cpu", seed: int = 0) -> Backbone:
+    if mcfg.pretrained:
+        return load_pretrained(mcfg.pretrained, device)
+    return build_random(mcfg, device, seed)[0]
+
+
+def freeze(module: torch.nn.Module) -> torch.nn.Module:
+    for p in module.parameters():
+        p.requires_grad_(False)
+    return module.eval()

@@ -1,0 +1,56 @@
+"""The one place that maps configuration to model objects (as audiocraft's builders.py does)."""
+from __future__ import annotations
+
+import torch
+from transformers import CLIPVisionConfig
+
+from vidmusician.config.schema import ClipConfig, ModelConfig
+from vidmusician.models.base import Backbone, build_random, load_backbone
+from vidmusician.models.clip_encoder import ClipEncoder, build_clip
+from vidmusician.models.rhythm import RhythmAdapter, num_rhythm_blocks, rhythm_input_dim
+from vidmusician.models.semantic import SemanticAdapter, build_t5
+from vidmusician.models.vidmusician import VidMusician
+
+
+def clip_dim(ccfg: ClipConfig) -> int:
+    if ccfg.pretrained:  # reads config.json only, no weights
+        return int(CLIPVisionConfig.from_pretrained(ccfg.pretrained).hidden_size)
+    return ccfg.hidden_size
+
+
+def build_clip_encoder(ccfg: ClipConfig, device: str = "cpu", seed: int = 0) -> ClipEncoder:
+    return ClipEncoder(build_clip(ccfg, device, seed)).to(device)
+
+
+def build_adapted(backbone: Backbone, mcfg: ModelConfig, seed: int = 0,
+                  t5_from_arch: bool = False) -> VidMusician:
+    lm = backbone.lm
+    key = mcfg.musicgen.cross_attention_key
+    conditioner = lm.condition_provider.conditioners[key] if key in lm.condition_provider.conditioners else None
+    text_projector = getattr(conditioner, "output_proj", None)
+    t5_cfg = mcfg.t5 if not t5_from_arch else type(mcfg.t5)(**{**vars(mcfg.t5), "pretrained": None})
+    t5 = build_t5(t5_cfg, seed)
+    semantic = SemanticAdapter(clip_dim(mcfg.clip) if not t5_from_arch else mcfg.clip.hidden_size,
+                               t5, lm.dim, mcfg.semantic, text_projector)
+    torch.manual_seed(seed)
+    rhythm = RhythmAdapter(rhythm_input_dim(mcfg.rhythm), lm.dim,
+                           num_rhythm_blocks(len(lm.transformer.layers), mcfg.rhythm.block_fraction))
+    model = VidMusician(backbone, semantic, rhythm, mcfg)
+    model.set_stage(1)
+    return model
+
+
+def build_model(mcfg: ModelConfig, device: str = "cpu", seed: int = 0) -> VidMusician:
+    """Backbone (loaded or random, frozen) + adapters, in stage 1."""
+    backbone = load_backbone(mcfg.musicgen, device, seed)
+    return build_adapted(backbone, mcfg, seed).to(device)
+
+
+def build_model_on_meta(mcfg: ModelConfig) -> tuple[VidMusician, torch.nn.Module]:
+    """The configured architecture without any weights (for parameter counts): backbone LM, T5 and
+    adapters from the arch fields of the config, and the CLIP vision tower beside it."""
+    with torch.device("meta"):
+        backbone, _ = build_random(mcfg.musicgen, device="meta")
+        model = build_adapted(backbone, mcfg, t5_from_arch=True)
+        clip = build_clip(ClipConfig(**{**vars(mcfg.clip), "pretrained": None}), device="meta")
+    return model, clip

@@ -1,0 +1,59 @@
+"""Adapter-only checkpoints: safetensors holding just the adapter weights, plus the model config that
+built them (as safetensors metadata), written and read through the storage layer."""
+from __future__ import annotations
+
+import json
+import struct
+
+from omegaconf import OmegaConf
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+from vidmusician.config.schema import ModelConfig, StorageConfig
+from vidmusician.models.vidmusician import VidMusician, is_adapter_param
+from vidmusician.storage import Storage
+
+CONFIG_KEY = "vidmusician.model_config"
+STAGE_KEY = "vidmusician.stage"
+
+
+def _metadata(blob: bytes) -> dict:
+    # safetensors layout: 8-byte little-endian header length, then the JSON header.
+    (header_len,) = struct.unpack("<Q", blob[:8])
+    return json.loads(blob[8:8 + header_len]).get("__metadata__", {})
+
+
+def adapter_bytes(model: VidMusician) -> bytes:
+    state = {k: v.detach().contiguous().cpu() for k, v in model.adapter_state_dict().items()}
+    meta = {CONFIG_KEY: OmegaConf.to_yaml(OmegaConf.structured(model.mcfg)), STAGE_KEY: str(model.stage)}
+    return save_safetensors(state, metadata=meta)
+
+
+def save_adapters(model: VidMusician, uri: str, storage: StorageConfig | None = None) -> str:
+    Storage(storage).write_bytes(uri, adapter_bytes(model))
+    return uri
+
+
+def read_adapters(uri: str, storage: StorageConfig | None = None) -> tuple[dict, ModelConfig, int]:
+    """Returns (adapter state dict, the model config that made it, its stage)."""
+    blob = Storage(storage).read_bytes(uri)
+    meta = _metadata(blob)
+    if CONFIG_KEY not in meta:
+        raise ValueError(f"{uri}: not a VidMusician adapter checkpoint (no {CONFIG_KEY} metadata)")
+    mcfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ModelConfig),
+                                               OmegaConf.create(meta[CONFIG_KEY])))
+    return load_safetensors(blob), mcfg, int(meta.get(STAGE_KEY, "1"))
+
+
+def load_adapters(model: VidMusician, uri: str, storage: StorageConfig | None = None) -> VidMusician:
+    """Loads adapter weights onto a model built on the same base; every adapter key must match."""
+    state, _, stage = read_adapters(uri, storage)
+    expected = model.adapter_state_dict()
+    missing, unexpected = set(expected) - set(state), set(state) - set(expected)
+    reshaped = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
+    if missing or unexpected or reshaped or not all(is_adapter_param(k) for k in state):
+        raise ValueError(f"{uri}: adapters do not fit this model (missing {sorted(missing)[:5]}, "
+                         f"unexpected {sorted(unexpected)[:5]}, other shape {reshaped[:5]})")
+    model.load_state_dict(state, strict=False)
+    model.set_stage(stage)
+    return model

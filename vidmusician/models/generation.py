@@ -1,0 +1,164 @@
+"""Generation: batched classifier-free guidance over the adapted LM, and sliding windows that cover
+videos of any length.
+
+CFG runs the conditional and the null branch as one batch of 2B rows through the streaming LM (one
+forward per step), like audiocraft's LMModel.generate, but with our precomputed visual condition
+tensors and the rhythm features the injector needs. Long videos: window w >= 1 starts `context_s`
+before the end of window w-1 and takes those tokens as its prompt, so the music continues instead
+of restarting; all tokens of a video are decoded together at the end, so there is no seam in the
+waveform at the joins.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
+from audiocraft.utils import utils as ac_utils
+
+from vidmusician.config.schema import GenerationConfig
+from vidmusician.models.conditions import VisualConditions
+from vidmusician.models.vidmusician import VidMusician
+
+UNKNOWN_TOKEN = -1
+
+
+@dataclass
+class VideoFeatures:
+    """Whole-video features: what the feature stage emits and the generator consumes."""
+    cls: torch.Tensor     # [N, Dc] CLS per frame sampled at the semantic fps (frame i at i / fps s)
+    rhythm: torch.Tensor  # [T, S] patch-change curve at the LM frame rate, T >= frames of the video
+    duration_s: float
+
+
+@dataclass
+class Window:
+    start: int   # first LM frame of the window
+    end: int     # one past its last frame
+    prompt: int  # frames at its start taken from the previous window
+
+
+def plan_windows(num_frames: int, window: int, context: int) -> list[Window]:
+    if window <= context:
+        raise ValueError(f"generation window ({window} frames) must be longer than its context ({context})")
+    plan = [Window(0, min(window, num_frames), 0)]
+    while plan[-1].end < num_frames:
+        start = plan[-1].end - context
+        plan.append(Window(start, min(start + window, num_frames), context))
+    return plan
+
+
+def _sample(logits: torch.Tensor, gcfg: GenerationConfig, generator: torch.Generator | None) -> torch.Tensor:
+    """logits [B, K, card] -> tokens [B, K, 1]."""
+    if not gcfg.use_sampling or gcfg.temperature <= 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    probs = torch.softmax(logits.float() / gcfg.temperature, dim=-1)
+    if gcfg.top_p > 0:
+        return ac_utils.sample_top_p(probs, p=gcfg.top_p)
+    top_k = min(gcfg.top_k, probs.shape[-1])  # top_k above the codebook size would fail in topk
+    if top_k > 0:
+        kth = torch.topk(probs, top_k, dim=-1).values[..., -1:]
+        probs = probs * (probs >= kth)
+        probs = probs / probs.sum(dim=-1, keepdim=True)
+    flat = probs.reshape(-1, probs.shape[-1])
+    return torch.multinomial(flat, 1, generator=generator).view(*probs.shape[:-1], 1)
+
+
+@torch.no_grad()
+def generate_tokens(model: VidMusician, cond: VisualConditions, num_frames: int, gcfg: GenerationConfig,
+                    prompt: torch.Tensor | None = None, cfg: bool = True,
+                    generator: torch.Generator | None = None) -> torch.Tensor:
+    """Codes [B, K, num_frames] for one window. `prompt` [B, K, P] fixes the first P frames.
+    cfg=False runs the conditional branch alone (no null rows)."""
+    lm = model.lm
+    device = next(lm.parameters()).device
+    batch, n_q = cond.batch_size, lm.num_codebooks
+    both = VisualConditions.cat([cond, cond.null()]) if cfg else cond
+    tensors = model.condition_tensors(both)
+    rhythm = model.rhythm_input(both, model.sequence_steps(num_frames))
+
+    pattern = lm.pattern_provider.get_pattern(num_frames)
+    codes = torch.full((batch, n_q, num_frames), UNKNOWN_TOKEN, dtype=torch.long, device=device)
+    prompt_len = 0 if prompt is None else prompt.shape[-1]
+    if prompt_len:
+        codes[..., :prompt_len] = prompt
+    sequence, _, mask = pattern.build_pattern_sequence(codes, lm.special_token_id)
+    start = pattern.get_first_step_with_timesteps(prompt_len)
+    with lm.streaming(), model.injector.using(rhythm):
+        prev = 0
+        for offset in range(start, sequence.shape[-1]):
+            step_in = sequence[..., prev:offset]
+            if cfg:
+                step_in = torch.cat([step_in, step_in])
+            logits = lm(step_in, [], condition_tensors=tensors)[:, :, -1]  # [B', K, card]
+            if cfg:
+                cond_logits, null_logits = logits.split(batch)
+                logits = null_logits + (cond_logits - null_logits) * gcfg.cfg_coef
+            token = _sample(logits, gcfg, generator)
+            token[~mask[..., offset:offset + 1].expand(batch, -1, -1)] = lm.special_token_id
+            current = sequence[..., offset:offset + 1]
+            sequence[..., offset:offset + 1] = torch.where(current == UNKNOWN_TOKEN, token, current)
+            prev = offset
+    out, _, _ = pattern.revert_pattern_sequence(sequence, special_token=UNKNOWN_TOKEN)
+    return out[..., :num_frames]
+
+
+def window_conditions(feats: list[VideoFeatures], windows: list[Window], frame_rate: float,
+                      semantic_fps: float, length: int, device) -> VisualConditions:
+    """Conditions of one window per video, padded to the same token count and to `length` frames.
+    A window's tokens are the CLS frames whose time falls inside it, timed from the window start."""
+    rows = []
+    for f, w in zip(feats, windows):
+        t0, t1 = w.start / frame_rate, w.end / frame_rate
+        times = torch.arange(f.cls.shape[0], dtype=torch.float64) / semantic_fps
+        keep = (times >= t0) & (times < t1)
+        rhythm = f.rhythm[w.start:w.end].float()
+        rhythm = F.pad(rhythm, (0, 0, 0, length - rhythm.shape[0]))
+        rows.append((f.cls[keep].float(), ((times[keep] - t0) * semantic_fps).float(), rhythm))
+    n_tok = max(1, max(c.shape[0] for c, _, _ in rows))
+    cls = torch.zeros(len(rows), n_tok, feats[0].cls.shape[-1])
+    steps = torch.zeros(len(rows), n_tok)
+    mask = torch.zeros(len(rows), n_tok)
+    for i, (c, s, _) in enumerate(rows):
+        cls[i, :c.shape[0]], steps[i, :c.shape[0]], mask[i, :c.shape[0]] = c, s, 1
+    cond = VisualConditions(cls=cls, cls_steps=steps, cls_mask=mask,
+                            rhythm=torch.stack([r for _, _, r in rows]),
+                            present=torch.ones(len(rows), dtype=torch.bool))
+    return cond.to(device)
+
+
+@torch.no_grad()
+def soundtrack(model: VidMusician, feats: list[VideoFeatures], gcfg: GenerationConfig,
+               cfg: bool = True, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """Music for a batch of videos: a mono waveform per video of exactly its duration.
+
+    Videos advance window by window in lockstep, so each LM step serves every video in the batch
+    (and both CFG branches) at once."""
+    device = next(model.lm.parameters()).device
+    fr, sr = model.frame_rate, model.sample_rate
+    window, context = round(gcfg.window_s * fr), round(gcfg.context_s * fr)
+    frames = [max(1, math.ceil(f.duration_s * fr)) for f in feats]
+    plans = [plan_windows(n, window, context) for n in frames]
+    n_q = model.lm.num_codebooks
+    tokens = [torch.zeros(n_q, n, dtype=torch.long, device=device) for n in frames]
+    semantic_fps = model.mcfg.semantic.fps
+    for r in range(max(len(p) for p in plans)):
+        active = [i for i, p in enumerate(plans) if r < len(p)]  # videos that still have a window
+        wins = [plans[i][r] for i in active]
+        length = max(w.end - w.start for w in wins)
+        cond = window_conditions([feats[i] for i in active], wins, fr, semantic_fps, length, device)
+        prompt = None
+        if r > 0:
+            prompt = torch.stack([tokens[i][:, w.start:w.start + context] for i, w in zip(active, wins)])
+        out = generate_tokens(model, cond, length, gcfg, prompt=prompt, cfg=cfg, generator=generator)
+        for row, (i, w) in enumerate(zip(active, wins)):
+            tokens[i][:, w.start + w.prompt:w.end] = out[row, :, w.prompt:w.end - w.start]
+    waves = []
+    for tok, f in zip(tokens, feats):
+        wav = model.codec.decode(tok.unsqueeze(0), None)[0].mean(dim=0)  # mono
+        n = round(f.duration_s * sr)
+        waves.append(F.pad(wav, (0, max(0, n - wav.shape[-1])))[:n].cpu())
+    return waves

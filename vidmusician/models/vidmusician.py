@@ -1,0 +1,156 @@
+"""VidMusician: a frozen MusicGen LM steered by a semantic adapter (cross-attention) and a rhythm
+adapter (in-attention). Plain PyTorch; Ray code only orchestrates it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
+from audiocraft.models.lm import LMOutput
+from audiocraft.modules.conditioners import ConditioningAttributes
+
+from vidmusician.config.schema import ModelConfig
+from vidmusician.models.base import Backbone, freeze
+from vidmusician.models.conditions import VisualConditions
+from vidmusician.models.rhythm import RhythmAdapter, RhythmInjector, stack_context
+from vidmusician.models.semantic import LORA_MARKER, SemanticAdapter
+
+STAGES = (1, 2)
+
+
+def is_adapter_param(name: str) -> bool:
+    """The filter that tells adapter parameters (trained, checkpointed) from the frozen base."""
+    if name.startswith(("semantic.manager.", "semantic.projector.", "rhythm.")):
+        return True
+    return name.startswith("semantic.t5.") and LORA_MARKER in name
+
+
+def stage_trains(name: str, stage: int, mcfg: ModelConfig) -> bool:
+    if not is_adapter_param(name):
+        return False
+    if name.startswith("rhythm."):
+        return stage == 2
+    return stage == 1 or mcfg.stage2_trains_semantic
+
+
+@dataclass
+class LossOutput:
+    loss: torch.Tensor             # mean over codebooks
+    per_codebook: torch.Tensor     # [K]
+
+
+class VidMusician(nn.Module):
+    def __init__(self, backbone: Backbone, semantic: SemanticAdapter, rhythm: RhythmAdapter,
+                 mcfg: ModelConfig):
+        super().__init__()
+        self.mcfg = mcfg
+        self.lm = freeze(backbone.lm)
+        self.codec = freeze(backbone.codec)
+        self.semantic = semantic
+        self.rhythm = rhythm
+        self.injector = RhythmInjector(self.lm.transformer, self.rhythm)
+        self.stage = 1
+        fuser = self.lm.fuser.fuse2cond
+        if fuser.get("prepend"):
+            raise ValueError("backbones with 'prepend' conditions shift sequence positions: unsupported")
+        if mcfg.musicgen.cross_attention_key not in fuser.get("cross", []):
+            raise ValueError(f"model.musicgen.cross_attention_key={mcfg.musicgen.cross_attention_key!r} is "
+                             f"not a cross-attention condition of this LM ({fuser.get('cross')})")
+
+    # --- stages -------------------------------------------------------------------------------
+    def set_stage(self, stage: int) -> list[str]:
+        """Switches the model to a training stage and marks trainable exactly what that stage trains.
+        Stage 1: semantic path only, rhythm branch off. Stage 2: rhythm branch on (and the semantic
+        path too, if model.stage2_trains_semantic). Returns the trainable parameter names."""
+        if stage not in STAGES:
+            raise ValueError(f"stage must be one of {STAGES}, got {stage}")
+        self.stage = stage
+        names = []
+        for name, p in self.named_parameters():
+            p.requires_grad_(stage_trains(name, stage, self.mcfg))
+            if p.requires_grad:
+                names.append(name)
+        return names
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        # The backbone stays in eval mode (no dropout) whatever the adapters do.
+        self.lm.eval()
+        self.codec.eval()
+        return self
+
+    def adapter_state_dict(self) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in self.state_dict().items() if is_adapter_param(k)}
+
+    # --- conditioning -------------------------------------------------------------------------
+    @property
+    def frame_rate(self) -> float:
+        return float(self.codec.frame_rate)
+
+    @property
+    def sample_rate(self) -> int:
+        return int(self.codec.sample_rate)
+
+    @property
+    def max_delay(self) -> int:
+        return max(self.lm.pattern_provider.delays)
+
+    def condition_tensors(self, cond: VisualConditions, text: list[str | None] | None = None) -> dict:
+        key = self.mcfg.musicgen.cross_attention_key
+        mask = cond.cls_mask * cond.present.view(-1, 1).to(cond.cls_mask.dtype)
+        tokens = self.semantic(cond.cls, cond.cls_steps, mask)
+        if text is not None:
+            attrs = [ConditioningAttributes(text={key: t if present else None})
+                     for t, present in zip(text, cond.present.tolist())]
+            text_emb, text_mask = self.lm.condition_provider(self.lm.condition_provider.tokenize(attrs))[key]
+            text_emb = text_emb * text_mask.unsqueeze(-1).to(text_emb.dtype)
+            tokens = torch.cat([tokens, text_emb.to(tokens.dtype)], dim=1)
+            mask = torch.cat([mask, text_mask.to(mask.dtype)], dim=1)
+        return {key: (tokens, mask)}
+
+    def rhythm_input(self, cond: VisualConditions, total_steps: int) -> torch.Tensor | None:
+        """Per sequence step s, the curve around frame s (the frame whose first codebook step s emits),
+        padded with zeros to `total_steps`. None in stage 1 (the branch is off)."""
+        if self.stage < 2:
+            return None
+        rcfg = self.mcfg.rhythm
+        x = stack_context(cond.rhythm, rcfg.context_before, rcfg.context_after)
+        x = x * cond.present.view(-1, 1, 1).to(x.dtype)
+        if x.shape[1] < total_steps:
+            x = F.pad(x, (0, 0, 0, total_steps - x.shape[1]))
+        return x[:, :total_steps]
+
+    def sequence_steps(self, num_frames: int) -> int:
+        # Delay pattern: one initial special step plus max_delay trailing steps.
+        return num_frames + self.max_delay + 1
+
+    # --- training-time forward ----------------------------------------------------------------
+    def forward(self, codes: torch.Tensor, cond: VisualConditions,
+                text: list[str | None] | None = None) -> LMOutput:
+        """Teacher-forced logits [B, K, T, card] for codes [B, K, T] under the visual conditions.
+        In training mode, conditions are dropped per row with probability model.cond_dropout."""
+        if self.training and self.mcfg.cond_dropout > 0:
+            dropped = torch.rand(cond.batch_size, device=codes.device) < self.mcfg.cond_dropout
+            cond = cond.drop(dropped)
+        tensors = self.condition_tensors(cond, text)
+        rhythm = self.rhythm_input(cond, self.sequence_steps(codes.shape[-1]))
+        with self.injector.using(rhythm):
+            return self.lm.compute_predictions(codes, [], condition_tensors=tensors)
+
+    def loss(self, codes: torch.Tensor, cond: VisualConditions,
+             frame_mask: torch.Tensor | None = None) -> LossOutput:
+        """Cross-entropy per codebook over valid positions; frame_mask [B, T] excludes padding."""
+        out = self(codes, cond)
+        valid = out.mask
+        if frame_mask is not None:
+            valid = valid & frame_mask.bool().unsqueeze(1)
+        logits = out.logits.float()
+        per_k = []
+        for k in range(codes.shape[1]):
+            m = valid[:, k]
+            per_k.append(F.cross_entropy(logits[:, k][m], codes[:, k][m]))
+        per_codebook = torch.stack(per_k)
+        return LossOutput(per_codebook.mean(), per_codebook)
