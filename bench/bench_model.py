@@ -20,24 +20,28 @@ from vidmusician.models.builders import build_model
 from vidmusician.models.conditions import VisualConditions
 from vidmusician.models.generation import generate_tokens
 
-# A mid-size backbone that still trains and generates in seconds on a 2-core CPU.
+# A mid-size backbone shaped like MusicGen (FFN 4x, rhythm into 3/4 of the blocks) that still
+# trains and generates in seconds on a 2-core CPU.
 SIZES = {
     "debug": [],
     "mid": ["model.musicgen.lm.dim=256", "model.musicgen.lm.num_heads=4", "model.musicgen.lm.num_layers=8",
+            "model.musicgen.lm.hidden_scale=4",
             "model.musicgen.codec.bins=1024", "model.t5.d_model=128", "model.t5.d_ff=256",
             "model.t5.num_layers=4", "model.clip.hidden_size=128"],
 }
 BATCH, TRAIN_FRAMES, GEN_FRAMES, TOKENS = 4, 250, 100, 5
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+def timed_pair(a, b, repeats: int) -> tuple[float, float]:
+    """Median times of a and b, run alternately so that drift in machine load hits both alike."""
+    a(), b()  # warm-up
+    ta, tb = [], []
     for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        for fn, out in ((a, ta), (b, tb)):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+    return statistics.median(ta), statistics.median(tb)
 
 
 def bench_size(name: str, repeats: int) -> dict:
@@ -73,7 +77,7 @@ def bench_size(name: str, repeats: int) -> dict:
         torch.nn.functional.cross_entropy(logits, codes[out.mask]).backward()
         base_opt.step()
 
-    train_adapted, train_base = timed(adapted_step, repeats), timed(base_step, repeats)
+    train_adapted, train_base = timed_pair(adapted_step, base_step, repeats)
 
     model.eval()
     gcfg = cfg.generation
@@ -82,9 +86,10 @@ def bench_size(name: str, repeats: int) -> dict:
     from audiocraft.modules.conditioners import ConditioningAttributes
     attrs = [ConditioningAttributes(text={key: "bass"}) for _ in range(BATCH)]
     top_k = min(gcfg.top_k, lm.card)
-    gen_adapted = timed(lambda: generate_tokens(model, gen_cond, GEN_FRAMES, gcfg), repeats)
-    gen_base = timed(lambda: lm.generate(conditions=attrs, max_gen_len=GEN_FRAMES, top_k=top_k,
-                                         cfg_coef=gcfg.cfg_coef), repeats)
+    gen_adapted, gen_base = timed_pair(
+        lambda: generate_tokens(model, gen_cond, GEN_FRAMES, gcfg),
+        lambda: lm.generate(conditions=attrs, max_gen_len=GEN_FRAMES, top_k=top_k, cfg_coef=gcfg.cfg_coef),
+        repeats)
     seconds = BATCH * GEN_FRAMES / model.frame_rate
     return {
         "size": name, "lm_params_M": sum(p.numel() for p in lm.parameters()) / 1e6,

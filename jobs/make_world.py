@@ -7,7 +7,8 @@ import sys
 import time
 from collections import Counter
 
-from vidmusician.config import dump_config, help_text, load_config
+from vidmusician.cli import EXIT_OK, run_job
+from vidmusician.config import Config, dump_config
 from vidmusician.storage import join_uri
 from vidmusician.synth.world import GROUND_TRUTH_NAME, write_world
 
@@ -15,11 +16,7 @@ SUMMARY = ("Writes short h264/AAC mp4 clips of the synthetic world (scene class 
            " percussive hits on the events) and their ground-truth parquet.")
 
 
-def main(argv: list[str]) -> int:
-    if any(a in ("-h", "--help") for a in argv):
-        print(help_text("make_world", SUMMARY, "output=outputs/world world.num_videos=20 world.with_audio=false"))
-        return 0
-    cfg = load_config(argv)
+def make_world(cfg: Config) -> int:
     start = time.perf_counter()
     table = write_world(cfg)
     dump_config(cfg, cfg.output)
@@ -32,8 +29,9 @@ def main(argv: list[str]) -> int:
     print("  per class: " + ", ".join(f"{name}={per_class.get(name, 0)}" for name in cfg.world.classes))
     print(f"  videos: {join_uri(cfg.output, 'videos')}/")
     print(f"  ground truth: {join_uri(cfg.output, GROUND_TRUTH_NAME)}")
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run_job("make_world", SUMMARY, "output=outputs/world world.num_videos=20 world.with_audio=false",
+                     make_world))

@@ -1,8 +1,13 @@
 """The synthetic world's ground truth holds on the written mp4s, decoded back with decord and PyAV.
 
 Hit detector used throughout (toy-world-notes pitfall 6: librosa's defaults misfire at 16 kHz):
-librosa onset_strength (log-mel flux, n_fft 2048) with hop 256, then onset_detect with wait 0.1 s,
-delta 0.3, pre_max 0.03 s, post_max 1 frame, pre_avg 0.1 s, post_avg 0.1 s + 1 frame (frames rounded).
+librosa onset_strength (log-mel flux, n_fft 2048, hop 256) taking the MEDIAN over mel bands, then
+onset_detect with wait 0.1 s, delta 0.3, pre_max 0.03 s, post_max 1 frame, pre_avg 0.1 s,
+post_avg 0.1 s + 1 frame (all rounded to frames), reported one hop earlier (ONSET_LATENCY_HOPS).
+The median keeps broadband hits and ignores note changes, which light up only a few bands. Measured on
+90 clips (465 hits) after the AAC round trip, which smears hits (pre-echo over the 128 ms AAC window at
+16 kHz): median 0 false / 0 missed, errors 0..+8 ms; the default mean 2 false / 0 missed. On the clean
+synthesis both score 0 / 0.
 """
 from __future__ import annotations
 
@@ -30,22 +35,26 @@ NUM_VIDEOS = 6  # two clips per class
 # --- Hit detector (see the module docstring).
 ONSET_HOP = 256
 ONSET_N_FFT = 2048
+ONSET_AGGREGATE = np.median  # over mel bands
 ONSET_WAIT_S = 0.1
 ONSET_DELTA = 0.3
 ONSET_PRE_MAX_S = 0.03
 ONSET_PRE_AVG_S = 0.1
 ONSET_POST_AVG_S = 0.1
-# librosa marks a sharp onset in the first or second hop after it (measured on the clean synthesis:
-# +8..+24 ms at hop 16 ms, because hits fall on a 40 ms frame grid); reporting one hop earlier centres it.
+# librosa marks these hits one to one and a half hops late (measured: +16..+24 ms at hop 16 ms; the
+# spread comes from hits falling on a 40 ms grid); reporting one hop earlier leaves 0..+8 ms.
 ONSET_LATENCY_HOPS = 1
 HIT_TOLERANCE_S = 0.025
 
-# --- Visual events: d_t = mean |frame_t - frame_{t-1}|. An event is a local maximum of d above
-# EVENT_FACTOR x the median d (the median is the between-event motion: events are < 20% of frames).
+# --- Visual events: d_t = mean |frame_t - frame_{t-1}|. An event is the largest d within
+# +-EVENT_WINDOW_S (events are >= min_gap_s apart) and above EVENT_FACTOR x the median d (the median is
+# the between-event motion: events are < 20% of frames). The window matters after a flash: its fade
+# changes every frame a little, unevenly once rounded to 8 bits and re-encoded.
 EVENT_FACTOR = 5.0
+EVENT_WINDOW_S = 0.2
 FRAME_TOLERANCE = 1
 # Events must also stand out: the weakest event is at least this many times the largest non-event change
-# (a flash fades over FLASH_DECAY_S, so the frames after it change a little; measured worst ratio ~3.5).
+# (a flash fades over FLASH_DECAY_S, so the frames after it change a little; worst of 90 clips: 3.15).
 MIN_EVENT_CONTRAST = 2.5
 
 
@@ -68,7 +77,8 @@ def rows(world):
 def detect_hits(y: np.ndarray, sr: int) -> np.ndarray:
     """Onset times (s) of the percussive hits in `y`, with the detector parameters above."""
     hop_s = ONSET_HOP / sr
-    env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=ONSET_HOP, n_fft=ONSET_N_FFT)
+    env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=ONSET_HOP, n_fft=ONSET_N_FFT,
+                                       aggregate=ONSET_AGGREGATE)
     frames = librosa.onset.onset_detect(
         onset_envelope=env, sr=sr, hop_length=ONSET_HOP, delta=ONSET_DELTA,
         wait=round(ONSET_WAIT_S / hop_s), pre_max=round(ONSET_PRE_MAX_S / hop_s), post_max=1,
@@ -95,10 +105,12 @@ def frame_changes(frames: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], d])
 
 
-def detect_events(d: np.ndarray) -> np.ndarray:
+def detect_events(d: np.ndarray, fps: int) -> np.ndarray:
+    """Frames k >= 1 whose change d[k] is the largest within +-EVENT_WINDOW_S and above the threshold."""
     threshold = EVENT_FACTOR * np.median(d[1:])
-    peak = (d[1:-1] > d[:-2]) & (d[1:-1] >= d[2:]) & (d[1:-1] > threshold)
-    return np.flatnonzero(peak) + 1
+    w = int(round(EVENT_WINDOW_S * fps))
+    return np.array([k for k in range(1, len(d))
+                     if d[k] > threshold and d[k] == d[max(1, k - w) : k + w + 1].max()], dtype=int)
 
 
 def decord_frames(path: str) -> np.ndarray:
@@ -154,12 +166,12 @@ def test_streams_and_durations(rows, cfg):
 
 
 @pytest.mark.parametrize("decoder", ["decord", "pyav"])
-def test_visual_events_at_stated_frames(rows, decoder):
+def test_visual_events_at_stated_frames(rows, cfg, decoder):
     for r in rows:
         frames = decord_frames(r["uri"]) if decoder == "decord" else read_frames(r["uri"])[0]
         d = frame_changes(frames)
         truth = np.asarray(r["event_frames"])
-        found = detect_events(d)
+        found = detect_events(d, cfg.world.fps)
         assert len(found) == len(truth), (r["video_id"], found, truth)
         assert np.all(np.abs(found - truth) <= FRAME_TOLERANCE), (r["video_id"], found, truth)
         quiet = np.ones(len(d), bool)
@@ -230,7 +242,7 @@ def test_deterministic_from_seed(world, cfg, tmp_path):
 
 
 def test_audioless_flavour(rows, tmp_path):
-    silent_cfg = load_config([f"world.num_videos=2", "world.with_audio=false"])
+    silent_cfg = load_config(["world.num_videos=2", "world.with_audio=false"])
     silent = write_world(silent_cfg, str(tmp_path / "silent")).to_pylist()
     for s, r in zip(silent, rows):
         assert s["has_audio"] is False

@@ -8,13 +8,18 @@ from dataclasses import dataclass
 import numpy as np
 
 
+# decord 0.6 fails ("Check failed: from_size") when scaling to a width that is not a multiple of 32
+# (16, 24, 48, 72, 336 ...): decode to the next such width; the encoder resizes the rest of the way.
+DECORD_WIDTH_MULTIPLE = 32
+
+
 class DecodeError(ValueError):
     """A video that cannot be decoded; the message says why."""
 
 
 @dataclass
 class SampledVideo:
-    frames: np.ndarray   # [N, size, size, 3] uint8, frame k taken at time k / fps
+    frames: np.ndarray   # [N, size, width, 3] uint8 (width: size rounded up for decord), frame k at k / fps
     fps: float
     duration_s: float
     source_fps: float
@@ -25,11 +30,12 @@ def sample_times(duration_s: float, fps: float) -> np.ndarray:
 
 
 def sample_frames(path: str, fps: float, size: int) -> SampledVideo:
-    """Frames at `fps` (nearest source frame to each sample time), resized to size x size."""
+    """Frames at `fps` (nearest source frame to each sample time), scaled to about size x size."""
     import decord
 
     try:
-        reader = decord.VideoReader(path, ctx=decord.cpu(0), width=size, height=size)
+        width = math.ceil(size / DECORD_WIDTH_MULTIPLE) * DECORD_WIDTH_MULTIPLE
+        reader = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=size)
     except Exception as err:  # decord raises its own DECORDError / RuntimeError on bad input
         raise DecodeError(f"{path}: cannot open video ({str(err).splitlines()[0][:200]})") from None
     count, source_fps = len(reader), float(reader.get_avg_fps())

@@ -98,13 +98,36 @@ def lm_card(mcfg: MusicGenConfig) -> int:
     return mcfg.codec.bins
 
 
-def build_random(mcfg: MusicGenConfig, device: str = "cpu", seed: int = 0) -> tuple[Backbone, DictConfig]:
-    """A randomly initialised backbone of the configured architecture, and the xp.cfg that built it."""
+# Seconds of seeded noise that initialise a random codec's codebooks.
+CODEBOOK_INIT_S = 1.0
+
+
+def _init_codebooks(codec: CompressionModel) -> None:
+    """audiocraft's RVQ starts with all-zero codebooks and fills them by k-means on the first
+    training forward; a random codec that skipped training would encode everything to code 0.
+    Run that initialisation once on seeded noise (as audiocraft's debug model does)."""
+    device = next(codec.parameters()).device
+    if device.type == "meta":
+        return
+    noise = torch.randn(2, codec.channels, int(codec.sample_rate * CODEBOOK_INIT_S), device=device)
+    with torch.no_grad():
+        codec.quantizer(codec.encoder(noise), codec.frame_rate)
+
+
+def build_random_codec(mcfg: MusicGenConfig, device: str = "cpu", seed: int = 0) -> tuple[CompressionModel, DictConfig]:
     cfg = xp_cfg(mcfg, device)
     torch.manual_seed(seed)
     codec = builders.get_compression_model(cfg).to(device)
+    _init_codebooks(codec)
+    return codec.eval(), cfg
+
+
+def build_random(mcfg: MusicGenConfig, device: str = "cpu", seed: int = 0) -> tuple[Backbone, DictConfig]:
+    """A randomly initialised backbone of the configured architecture, and the xp.cfg that built it.
+    The codec comes first from the seed, so `build_random_codec` with the same seed gives the same one."""
+    codec, cfg = build_random_codec(mcfg, device, seed)
     lm = builders.get_lm_model(cfg).to(device)
-    return Backbone(lm=lm.eval(), codec=codec.eval()), cfg
+    return Backbone(lm=lm.eval(), codec=codec), cfg
 
 
 def save_release(backbone: Backbone, cfg: DictConfig, directory: str | os.PathLike) -> Path:
@@ -124,6 +147,13 @@ def load_pretrained(name: str, device: str = "cpu") -> Backbone:
     lm = loaders.load_lm_model(name, device=device)
     codec = loaders.load_compression_model(name, device=device)
     return Backbone(lm=lm.eval(), codec=codec.eval())
+
+
+def load_codec(mcfg: MusicGenConfig, device: str = "cpu", seed: int = 0) -> CompressionModel:
+    """The backbone's compression model alone (for the feature stage: no LM in memory)."""
+    if mcfg.pretrained:
+        return loaders.load_compression_model(mcfg.pretrained, device=device).eval()
+    return build_random_codec(mcfg, device, seed)[0]
 
 
 def load_backbone(mcfg: MusicGenConfig, device: str = "cpu", seed: int = 0) -> Backbone:

@@ -2,7 +2,8 @@
 
 Encoding choices:
 - video: libx264 (PyAV's wheels ship it), yuv420p, constant quality `crf`, a keyframe at least every
-  GOP_S and no B-frames, so that any frame decodes from a nearby keyframe and frame i has pts i.
+  GOP_S (x264 adds more at cuts) and no B-frames, so any frame decodes from a nearby keyframe and
+  frame i is shown at i / fps.
 - audio: FFmpeg's native `aac` encoder, mono. AAC encoders prepend `initial_padding` (1024) priming
   samples; FFmpeg's mp4 muxer records them in an edit list (and the trailing padding via the track
   duration), and FFmpeg-based decoders drop them. So we feed the audio with pts 0 and do not shift
@@ -24,7 +25,6 @@ PIX_FMT = "yuv420p"
 X264_PRESET = "medium"
 GOP_S = 0.5  # longest distance between keyframes
 AUDIO_CODEC = "aac"
-AAC_OPTIONS: dict = {}
 
 Source = Union[str, BinaryIO]
 
@@ -45,7 +45,6 @@ def encode_mp4(frames: np.ndarray, fps: int, crf: int, audio: np.ndarray | None 
         if audio is not None:
             aus = out.add_stream(AUDIO_CODEC, rate=sample_rate, layout="mono")
             aus.bit_rate = audio_bitrate
-            aus.options = AAC_OPTIONS
             aus.time_base = Fraction(1, sample_rate)
         for i, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")

@@ -1,11 +1,11 @@
 """Music of the synthetic world: a tonal line whose instrument names the scene class, plus percussive hits.
 
-Everything is deterministic from a numpy Generator and vectorised (a 4 s clip at 16 kHz takes ~ms).
+Everything is deterministic from a numpy Generator and vectorised (a 4 s clip at 16 kHz takes ~10 ms).
 Arrays are float32 mono at `WorldConfig.sample_rate`.
 
 Timing convention (shared with the video): hits lie on a beat grid at the clip's tempo, and every beat
-is rounded to the video frame grid (a multiple of 1/fps). At 16 kHz / 25 fps that is a whole number of
-samples (640 a frame), so a hit at time t starts exactly at sample t*sr and at frame t*fps.
+is rounded to the video frame grid (a multiple of 1/fps), and a hit at time t starts at sample
+round(t * sample_rate): exactly t at 16 kHz / 25 fps (640 samples a frame), within half a sample otherwise.
 """
 from __future__ import annotations
 
@@ -26,11 +26,12 @@ class Instrument:
 INSTRUMENTS = {
     "bass": Instrument("bass", 36, 48),  # sine bass
     "arpeggio": Instrument("arpeggio", 60, 76),  # band-limited square, cycling through a chord
-    "bell": Instrument("bell", 76, 91),  # FM bell, inharmonic partials, long decay
+    "bell": Instrument("bell", 76, 91),  # FM bell: inharmonic partials that mellow as the note decays
 }
 
 ATTACK_S = 0.03  # soft note attacks, so that note changes are not mistaken for hits
 XFADE_S = 0.1  # each note fades out over this long under the next one (legato, no silent gap)
+FADE_IN_S = 0.2  # the clip's tonal line fades in: an attack at sample 0 makes AAC encoders splash noise
 BASS_DECAY_S = 0.8  # slow amplitude decay of a bass note
 SQUARE_DECAY_S = 0.3
 BELL_DECAY_S = 0.25
@@ -42,9 +43,9 @@ BELL_INDEX = 1.5  # FM index at the attack; decays with the note, so the bell me
 KICK_F_START_HZ = 160.0
 KICK_F_END_HZ = 50.0
 KICK_SWEEP_S = 0.03  # time constant of the pitch fall
-KICK_DECAY_S = 0.08
+KICK_DECAY_S = 0.15
 NOISE_DECAY_S = 0.02
-NOISE_LEVEL = 0.5  # noise burst relative to the kick
+NOISE_LEVEL = 0.25  # noise burst relative to the kick (more noise: more AAC pre-echo, weaker onsets)
 HIT_LENGTH_S = 0.3  # template length; shorter than any gap between hits (min_gap_s)
 
 # --- Hit placement.
@@ -144,6 +145,8 @@ def render_tonal(rng: np.random.Generator, class_name: str, cfg: WorldConfig) ->
         attack = a * a * (3 - 2 * a)  # smoothstep: no spectral splatter at the note's start
         release = np.clip((end + xfade - np.arange(start, stop)) / xfade, 0.0, 1.0)  # 1 until `end`, then fades
         y[start:stop] += _voice(inst.name, freq, t, sr) * attack * release
+    fade = min(n, int(FADE_IN_S * sr))
+    y[:fade] *= np.linspace(0.0, 1.0, fade) ** 2
     return (y / max(np.abs(y).max(), 1e-9)).astype(np.float32)
 
 
@@ -164,6 +167,8 @@ def hit_template(rng: np.random.Generator, sample_rate: int) -> np.ndarray:
 def render_hits(rng: np.random.Generator, hit_times: np.ndarray, cfg: WorldConfig) -> np.ndarray:
     """Hits placed so that each template starts exactly at sample round(t * sample_rate)."""
     n = num_samples(cfg)
+    if len(hit_times) and (np.min(hit_times) < 0 or np.max(hit_times) >= cfg.duration_s):
+        raise ValueError(f"hit times must lie in [0, {cfg.duration_s}) s, got {hit_times}")
     out = np.zeros(n, dtype=np.float32)
     tpl = hit_template(rng, cfg.sample_rate)
     for t in hit_times:

@@ -24,6 +24,7 @@ FLASH_DECAY_S = 0.5  # time constant of the fade back: frame-to-frame change aft
 GRADIENT = 0.25  # background brightness falls by this fraction from top to bottom (a static gradient)
 STRIPE_CONTRAST = 0.12  # bell scenes: faint rotating stripes over the background
 STRIPE_PERIOD = 0.35  # stripe period, as a fraction of the frame height
+STRIPE_SPIN = 0.5  # stripes turn at this fraction of the shapes' rotation speed
 MIN_JUMP = 0.3  # a burst moves every shape by at least this fraction of the frame height
 
 
@@ -110,18 +111,21 @@ def _new_layout(rng: np.random.Generator, style: SceneStyle, cfg: WorldConfig, f
 
 
 def _burst(rng: np.random.Generator, style: SceneStyle, cfg: WorldConfig, frame: int, lay: Layout) -> Layout:
-    """Same background; every shape jumps by at least MIN_JUMP frame heights and changes colour."""
+    """Same background; every shape jumps by at least MIN_JUMP frame heights and changes colour.
+    Rotations (shapes, stripes) carry on from where they were, so only the shapes jump."""
     h, w = cfg.height, cfg.width
     old = _positions(style, lay, frame, cfg)
     centers = old.copy()
     for i, r in enumerate(lay.sizes):
-        for _ in range(100):  # rejection sampling; a 96-px frame always has room
+        for _ in range(100):  # rejection sampling; at the default sizes a jump always fits (else: last try)
             c = np.array([rng.uniform(r, w - r), rng.uniform(r, h - r)])
             if np.hypot(*(c - old[i])) >= MIN_JUMP * h:
                 break
         centers[i] = c
     colors = np.stack([_pick_other(rng, style.shape_colors, c) for c in lay.colors])
-    return Layout(frame, lay.background, centers, lay.sizes, colors, lay.velocity, lay.angles, lay.stripe_angle)
+    elapsed = (frame - lay.start_frame) / cfg.fps
+    return Layout(frame, lay.background, centers, lay.sizes, colors, lay.velocity,
+                  lay.angles + style.spin_rad_s * elapsed, lay.stripe_angle + STRIPE_SPIN * style.spin_rad_s * elapsed)
 
 
 def _positions(style: SceneStyle, lay: Layout, frame: int, cfg: WorldConfig) -> np.ndarray:
@@ -146,7 +150,7 @@ def _draw(style: SceneStyle, lay: Layout, frame: int, cfg: WorldConfig, yy: np.n
     shade = 1.0 - GRADIENT * yy / cfg.height
     img = lay.background[None, None, :] * shade[..., None]
     if style.stripes:
-        a = lay.stripe_angle + 0.5 * style.spin_rad_s * t
+        a = lay.stripe_angle + STRIPE_SPIN * style.spin_rad_s * t
         u = (xx * np.cos(a) + yy * np.sin(a)) / (STRIPE_PERIOD * cfg.height)
         img = img * (1.0 + STRIPE_CONTRAST * np.sin(2 * np.pi * u))[..., None]
     for c, r, color, a0 in zip(_positions(style, lay, frame, cfg), lay.sizes, lay.colors, lay.angles):
@@ -171,6 +175,11 @@ def render_frames(rng: np.random.Generator, class_name: str, event_frames: np.nd
         raise ValueError(f"no scene style for class {class_name!r} (known: {', '.join(STYLES)})")
     style = STYLES[class_name]
     n_frames = int(round(cfg.duration_s * cfg.fps))
+    if len(event_frames) != len(event_kinds):
+        raise ValueError(f"{len(event_frames)} event frames but {len(event_kinds)} event kinds")
+    if len(event_frames) and (min(event_frames) < 1 or max(event_frames) >= n_frames):
+        # Frame 0 has no previous frame to differ from.
+        raise ValueError(f"event frames must lie in [1, {n_frames}), got {list(event_frames)}")
     yy, xx = np.mgrid[0 : cfg.height, 0 : cfg.width].astype(np.float64) + 0.5  # pixel centres
     events = dict(zip((int(f) for f in event_frames), event_kinds))
     lay = _new_layout(rng, style, cfg, 0, None)

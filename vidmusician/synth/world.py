@@ -68,9 +68,6 @@ def _check(world: WorldConfig) -> None:
     for name in world.classes:
         if name not in music.INSTRUMENTS or name not in video.STYLES:
             raise ValueError(f"world.classes: no instrument/scene for {name!r} (known: {', '.join(video.STYLES)})")
-    if (world.sample_rate % world.fps) != 0:
-        # Frame boundaries must fall on whole samples so that a hit and its frame start together.
-        raise ValueError(f"world.sample_rate ({world.sample_rate}) must be a multiple of world.fps ({world.fps})")
 
 
 def make_clip(world: WorldConfig, index: int) -> Clip:

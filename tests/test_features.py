@@ -1,0 +1,64 @@
+"""Decoding to the encoder's size and the per-video features of both adapter paths."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model_fixtures import debug_config
+from vidmusician.decode import DecodeError, sample_frames
+from vidmusician.features import semantic_indices, video_features
+from vidmusician.models.builders import build_clip_encoder
+from vidmusician.models.rhythm import patch_change_curve, resample_curve
+from vidmusician.synth.world import write_world
+
+ASSETS = Path(__file__).parent / "assets"
+LM_FRAME_RATE = 50.0
+
+
+@pytest.mark.parametrize("size", [32, 48, 224])
+def test_sample_frames_at_fixed_rate_and_size(size):
+    video = sample_frames(str(ASSETS / "carphone_pristine.mp4"), fps=25.0, size=size)
+    # 29.97 fps source, ~4 s: 25 fps sampling gives ceil(duration * 25) frames.
+    assert video.frames.shape[0] == int(np.ceil(video.duration_s * 25 - 1e-9))
+    assert video.frames.shape[1] == size and video.frames.shape[2] >= size and video.frames.dtype == np.uint8
+    assert abs(video.source_fps - 29.97) < 0.01
+
+
+def test_undecodable_inputs_raise_a_clear_error(tmp_path):
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("this is not a video")
+    with pytest.raises(DecodeError, match="notes.mp4"):
+        sample_frames(str(bad), 25.0, 32)
+
+
+def test_rhythm_curve_peaks_at_the_visual_events(tmp_path):
+    cfg = debug_config("world.num_videos=3", "world.with_audio=false")
+    table = write_world(cfg, str(tmp_path))
+    encoder = build_clip_encoder(cfg.model.clip)
+    for row in table.to_pylist():
+        video = sample_frames(row["uri"], cfg.model.rhythm.fps, encoder.image_size)
+        feats = encoder(torch.from_numpy(video.frames))
+        curve = patch_change_curve(feats.patches, "mean")[:, 0].numpy()
+        events = np.array(row["event_frames"])
+        # The strongest len(events) changes after frame 0 (d_0 = 1 by definition) are the events, +-1 frame.
+        top = np.sort(np.argsort(curve[1:])[::-1][:len(events)] + 1)
+        assert np.all(np.abs(top - events) <= 1), (top, events)
+
+
+def test_video_features_shapes_and_rates():
+    cfg = debug_config()
+    encoder = build_clip_encoder(cfg.model.clip)
+    video = sample_frames(str(ASSETS / "bikes.mp4"), cfg.model.rhythm.fps, encoder.image_size)
+    feats = video_features(encoder, video.frames, video.duration_s, cfg.model, LM_FRAME_RATE)
+    assert feats.cls.shape == (int(np.ceil(video.duration_s)), encoder.dim)  # 1 fps
+    assert feats.rhythm.shape == (int(np.ceil(video.duration_s * LM_FRAME_RATE)), 2)
+    assert semantic_indices(250, 25.0, 1.0).tolist() == list(range(0, 250, 25))
+
+
+def test_resampling_is_linear_interpolation():
+    curve = torch.tensor([[0.0], [1.0], [0.0]])
+    out = resample_curve(curve, 25.0, 50.0, 6)[:, 0].tolist()
+    assert out == pytest.approx([0.0, 0.5, 1.0, 0.5, 0.0, 0.0])
