@@ -175,6 +175,45 @@ class GenerationConfig:
 
 
 @dataclass
+class DataConfig:
+    """The feature pipeline (object storage -> CPU decode -> GPU features -> Parquet)."""
+    video_suffixes: List[str] = field(default_factory=lambda: [".mp4", ".mov", ".mkv", ".webm", ".avi"])
+    # Training windows: length and hop in seconds; the last partial window is kept, padded and masked.
+    window_s: float = 4.0
+    hop_s: float = 4.0
+    # Inputs shorter than this are error rows ("too short").
+    min_duration_s: float = 1.0
+    # A window whose audio RMS is below this (dBFS) is dropped as silent; a video left with none is an error.
+    silence_dbfs: float = -50.0
+    # Music loudness normalisation target (ITU-R BS.1770 integrated loudness); null disables it.
+    target_lufs: Optional[float] = -14.0
+    # Vocal removal before encoding: "none", or "demucs" with `separation_model` a local checkpoint.
+    separation: str = "none"
+    separation_model: Optional[str] = None
+    # Decode stage (CPU tasks).
+    decode_num_cpus: float = 1.0
+    # Feature stage (actor pool; GPU when feature_num_gpus > 0, else CPU).
+    feature_num_gpus: float = 0.0
+    feature_num_cpus: float = 1.0
+    feature_actors_min: int = 1
+    feature_actors_max: int = 1
+    feature_batch_size: int = 4
+    clip_batch_frames: int = 256
+    # Windows per output Parquet shard.
+    shard_windows: int = 64
+
+
+@dataclass
+class RayConfig:
+    # null starts a local Ray; "auto" joins the cluster the job was submitted to.
+    address: Optional[str] = None
+    # Logical CPUs of a local Ray (more than the cores, so decode tasks and actors do not starve).
+    num_cpus: Optional[int] = None
+    # Torch threads inside each Ray worker (oversubscribed OpenMP threads spin against each other).
+    torch_threads: int = 1
+
+
+@dataclass
 class Config:
     preset: str = "debug"
     # Top-level contract shared by every job.
@@ -186,3 +225,5 @@ class Config:
     world: WorldConfig = field(default_factory=WorldConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    ray: RayConfig = field(default_factory=RayConfig)

@@ -1,0 +1,29 @@
+"""Turns a folder or bucket of videos into the training feature dataset.
+
+    python jobs/extract_features.py input=URI_PREFIX_OR_MANIFEST output=URI [preset=NAME] [key=value ...]
+
+Writes `<output>/features/part-*.parquet` (one row per training window: CLS tokens, rhythm curve at
+the LM frame rate, EnCodec codes, masks) and `<output>/outcomes.parquet` (exactly one row per input:
+ok with its window count, or error with the reason). Exit 0 when every input has an outcome."""
+import sys
+
+from vidmusician.cli import EXIT_OK, run_job
+from vidmusician.config import Config, dump_config
+from vidmusician.data.pipeline import run_extract
+
+SUMMARY = "Videos -> CPU decode (decord) -> CLIP + EnCodec features -> Parquet feature dataset + outcomes."
+
+
+def extract(cfg: Config) -> int:
+    dump_config(cfg, cfg.output)
+    print(f"source separation: {cfg.data.separation}"
+          f"{'' if cfg.data.separation == 'none' else ' (' + str(cfg.data.separation_model) + ')'}; "
+          f"loudness target: {cfg.data.target_lufs} LUFS")
+    result = run_extract(cfg)
+    print(f"extract_features -> {cfg.output}\n{result.summary}\noutcomes: {result.outcomes_uri}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(run_job("extract_features", SUMMARY, "input=outputs/demo/world/videos output=outputs/features",
+                     extract))

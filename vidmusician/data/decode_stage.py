@@ -1,0 +1,88 @@
+"""CPU decode stage: one input video -> its training windows (frames at the rhythm rate at the
+encoder's size, and the prepared music track), or one error row with the reason."""
+from __future__ import annotations
+
+import hashlib
+import math
+from typing import Iterator
+
+import numpy as np
+
+from vidmusician.config.schema import Config
+from vidmusician.data.audio import NoAudioTrack, build_separator, normalize_loudness, read_audio_mono, rms_dbfs
+from vidmusician.data.windows import STATUS_OK, STATUS_SILENT, base_row, error_row, pack, plan_windows
+from vidmusician.decode import DECORD_WIDTH_MULTIPLE, DecodeError
+from vidmusician.storage import Storage, StorageError
+
+HASH_CHUNK = 1 << 20
+
+
+def file_sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(HASH_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class VideoDecoder:
+    """Decodes one video into window rows. Needs the encoder's input size and the codec's sample rate."""
+
+    def __init__(self, cfg: Config, image_size: int, sample_rate: int):
+        self.cfg = cfg
+        self.image_size = image_size
+        self.sample_rate = sample_rate
+        self.storage = Storage(cfg.storage)
+        self.separator = build_separator(cfg.data.separation, cfg.data.separation_model)
+
+    def __call__(self, item: dict) -> Iterator[dict]:
+        try:
+            with self.storage.local_copy(item["uri"]) as path:
+                yield from self._decode(item, path)
+        except StorageError as err:
+            yield error_row(item, f"storage: {str(err).replace(item['uri'] + ': ', '')}")
+        except (DecodeError, NoAudioTrack) as err:
+            yield error_row(item, str(err))
+        except Exception as err:  # any other failure is still one error row, never a crashed job
+            yield error_row(item, f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}")
+
+    def _decode(self, item: dict, path: str) -> Iterator[dict]:
+        import decord
+
+        data = self.cfg.data
+        digest = file_sha256(path)
+        try:
+            width = math.ceil(self.image_size / DECORD_WIDTH_MULTIPLE) * DECORD_WIDTH_MULTIPLE
+            reader = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=self.image_size)
+            count, source_fps = len(reader), float(reader.get_avg_fps())
+        except Exception as err:
+            raise DecodeError(f"cannot open video ({str(err).splitlines()[0][:200]})") from None
+        if count == 0 or not source_fps > 0:
+            raise DecodeError("no video frames")
+        duration = count / source_fps
+        if duration < data.min_duration_s:
+            yield error_row(item, f"too short ({duration:.2f} s < {data.min_duration_s} s)",
+                            content_hash=digest, duration_s=duration)
+            return
+        audio = read_audio_mono(path, self.sample_rate)
+        if self.separator is not None:
+            audio = self.separator(audio, self.sample_rate)
+        if data.target_lufs is not None:
+            audio = normalize_loudness(audio, self.sample_rate, data.target_lufs)
+        fps = self.cfg.model.rhythm.fps
+        for span in plan_windows(duration, data.window_s, data.hop_s):
+            common = dict(content_hash=digest, duration_s=duration, window_index=span.index,
+                          start_s=span.start_s, end_s=span.end_s, valid_s=span.valid_s)
+            a0 = round(span.start_s * self.sample_rate)
+            clip = audio[a0:a0 + round(span.valid_s * self.sample_rate)]
+            if rms_dbfs(clip) < data.silence_dbfs:
+                yield base_row(item, STATUS_SILENT, f"below {data.silence_dbfs} dBFS", **common)
+                continue
+            # Frame k of the window is taken at start + k / fps; one frame before the start (when there
+            # is one) lets the rhythm curve's first value measure a real change rather than d_0 = 1.
+            n = max(1, math.ceil(span.valid_s * fps - 1e-9))
+            times = span.start_s + np.arange(-1 if span.index else 0, n) / fps
+            index = np.minimum(np.round(times * source_fps).astype(np.int64), count - 1)
+            frames = reader.get_batch(index.tolist()).asnumpy()
+            yield base_row(item, STATUS_OK, payload=pack(frames=frames, audio=clip,
+                                                         has_prev=np.array(bool(span.index))), **common)

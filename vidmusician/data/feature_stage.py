@@ -1,0 +1,67 @@
+"""Feature stage: an actor that loads CLIP and the codec once and turns decoded windows into training
+features (CLS sequence, rhythm curve at the LM frame rate, EnCodec codes). Error and silent rows
+pass through untouched."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from vidmusician.config.schema import Config
+from vidmusician.data.windows import STATUS_OK, pack, unpack
+from vidmusician.features import semantic_indices
+from vidmusician.models.base import load_codec
+from vidmusician.models.builders import build_clip_encoder
+from vidmusician.models.rhythm import patch_change_curve, resample_curve
+
+
+class WindowFeaturizer:
+    """Plain PyTorch; the Ray actor pool calls it on batches of rows."""
+
+    def __init__(self, cfg: Config, device: str | None = None):
+        torch.set_num_threads(max(1, cfg.ray.torch_threads))
+        self.cfg = cfg
+        self.device = device or (cfg.device if torch.cuda.is_available() else "cpu")
+        self.encoder = build_clip_encoder(cfg.model.clip, self.device, cfg.seed)
+        self.codec = load_codec(cfg.model.musicgen, self.device, cfg.seed)
+        self.frame_rate = float(self.codec.frame_rate)
+        self.sample_rate = int(self.codec.sample_rate)
+        self.num_frames = math.ceil(cfg.data.window_s * self.frame_rate - 1e-9)
+        self.num_tokens = math.ceil(cfg.data.window_s * cfg.model.semantic.fps - 1e-9)
+        self.num_samples = round(cfg.data.window_s * self.sample_rate)
+
+    def features(self, frames: np.ndarray, has_prev: bool, audio: np.ndarray) -> dict[str, np.ndarray]:
+        mcfg = self.cfg.model
+        out = self.encoder(torch.from_numpy(frames), batch_size=self.cfg.data.clip_batch_frames)
+        curve = patch_change_curve(out.patches, mcfg.rhythm.reduction)
+        cls = out.cls
+        if has_prev:  # drop the frame before the window: it only served the first change value
+            curve, cls = curve[1:], cls[1:]
+        valid_frames = min(self.num_frames, math.ceil(len(audio) / self.sample_rate * self.frame_rate - 1e-9))
+        rhythm = resample_curve(curve, mcfg.rhythm.fps, self.frame_rate, valid_frames)
+        rhythm = torch.nn.functional.pad(rhythm, (0, 0, 0, self.num_frames - valid_frames))
+        idx = semantic_indices(cls.shape[0], mcfg.rhythm.fps, mcfg.semantic.fps)[: self.num_tokens]
+        tokens = np.zeros((self.num_tokens, cls.shape[-1]), np.float32)
+        tokens[: len(idx)] = cls[torch.from_numpy(idx)].cpu().numpy()
+        token_mask = np.zeros(self.num_tokens, np.float32)
+        token_mask[: len(idx)] = 1
+        wav = np.zeros(self.num_samples, np.float32)
+        wav[: min(len(audio), self.num_samples)] = audio[: self.num_samples]
+        with torch.no_grad():
+            codes = self.codec.encode(torch.from_numpy(wav).view(1, 1, -1).to(self.device))[0][0]
+        codes = codes[:, : self.num_frames].cpu().numpy().astype(np.int16)
+        frame_mask = np.zeros(self.num_frames, np.float32)
+        frame_mask[:valid_frames] = 1
+        return {"cls": tokens, "cls_mask": token_mask, "rhythm": rhythm.cpu().numpy().astype(np.float32),
+                "codes": codes, "frame_mask": frame_mask}
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        payloads = list(batch["payload"])
+        for i, status in enumerate(batch["status"]):
+            if status != STATUS_OK:
+                continue
+            window = unpack(payloads[i])
+            payloads[i] = pack(**self.features(window["frames"], bool(window["has_prev"]), window["audio"]))
+        batch["payload"] = np.array(payloads, dtype=object)
+        return batch

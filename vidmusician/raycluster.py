@@ -1,0 +1,26 @@
+"""Starting or joining Ray, the same way for every job."""
+from __future__ import annotations
+
+import os
+
+import ray
+
+from vidmusician.config.schema import RayConfig
+
+# Passed to the workers of a local Ray so they reach the same object storage as the driver.
+FORWARDED_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
+                 "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE",
+                 "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED")
+
+
+def init_ray(rcfg: RayConfig) -> None:
+    """Joins `ray.address` ("auto" under `ray job submit`) or starts a local Ray with `ray.num_cpus`
+    logical CPUs. Workers run `ray.torch_threads` OpenMP threads each: more would oversubscribe."""
+    if ray.is_initialized():
+        return
+    env = {"OMP_NUM_THREADS": str(rcfg.torch_threads)}
+    if rcfg.address:
+        ray.init(address=rcfg.address, runtime_env={"env_vars": env})
+        return
+    env.update({k: os.environ[k] for k in FORWARDED_ENV if k in os.environ})
+    ray.init(num_cpus=rcfg.num_cpus, include_dashboard=False, runtime_env={"env_vars": env})
