@@ -29,22 +29,42 @@ def sample_times(duration_s: float, fps: float) -> np.ndarray:
     return np.arange(max(1, math.ceil(duration_s * fps - 1e-9))) / fps
 
 
+def _first_line(err: Exception) -> str:
+    return str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+
+
+class VideoFrames:
+    """A decord reader that scales to about size x size, with sampling by time."""
+
+    def __init__(self, path: str, size: int, threads: int = 0):
+        """threads: FFmpeg decoding threads (0 = one per core; a Ray task uses the CPUs it was given)."""
+        import decord
+
+        try:
+            width = math.ceil(size / DECORD_WIDTH_MULTIPLE) * DECORD_WIDTH_MULTIPLE
+            self.reader = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=size,
+                                              num_threads=threads)
+        except Exception as err:  # decord raises its own DECORDError / RuntimeError on bad input
+            raise DecodeError(f"cannot open video ({_first_line(err)})") from None
+        self.count, self.source_fps = len(self.reader), float(self.reader.get_avg_fps())
+        if self.count == 0 or not self.source_fps > 0:
+            raise DecodeError("no video frames")
+        self.duration_s = self.count / self.source_fps
+
+    def at(self, times: np.ndarray) -> np.ndarray:
+        """Frames nearest to each time (seconds), [N, size, width, 3] uint8."""
+        index = np.clip(np.round(times * self.source_fps).astype(np.int64), 0, self.count - 1)
+        try:
+            return self.reader.get_batch(index.tolist()).asnumpy()
+        except Exception as err:
+            raise DecodeError(f"decoding failed ({_first_line(err)})") from None
+
+
 def sample_frames(path: str, fps: float, size: int) -> SampledVideo:
     """Frames at `fps` (nearest source frame to each sample time), scaled to about size x size."""
-    import decord
-
     try:
-        width = math.ceil(size / DECORD_WIDTH_MULTIPLE) * DECORD_WIDTH_MULTIPLE
-        reader = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=size)
-    except Exception as err:  # decord raises its own DECORDError / RuntimeError on bad input
-        raise DecodeError(f"{path}: cannot open video ({str(err).splitlines()[0][:200]})") from None
-    count, source_fps = len(reader), float(reader.get_avg_fps())
-    if count == 0 or not source_fps > 0:
-        raise DecodeError(f"{path}: no video frames")
-    duration = count / source_fps
-    index = np.minimum(np.round(sample_times(duration, fps) * source_fps).astype(np.int64), count - 1)
-    try:
-        frames = reader.get_batch(index.tolist()).asnumpy()
-    except Exception as err:
-        raise DecodeError(f"{path}: decoding failed ({str(err).splitlines()[0][:200]})") from None
-    return SampledVideo(frames=frames, fps=fps, duration_s=duration, source_fps=source_fps)
+        video = VideoFrames(path, size)
+    except DecodeError as err:
+        raise DecodeError(f"{path}: {err}") from None
+    frames = video.at(sample_times(video.duration_s, fps))
+    return SampledVideo(frames=frames, fps=fps, duration_s=video.duration_s, source_fps=video.source_fps)

@@ -11,7 +11,7 @@ import numpy as np
 from vidmusician.config.schema import Config
 from vidmusician.data.audio import NoAudioTrack, build_separator, normalize_loudness, read_audio_mono, rms_dbfs
 from vidmusician.data.windows import STATUS_OK, STATUS_SILENT, base_row, error_row, pack, plan_windows
-from vidmusician.decode import DECORD_WIDTH_MULTIPLE, DecodeError
+from vidmusician.decode import DecodeError, VideoFrames
 from vidmusician.storage import Storage, StorageError
 
 HASH_CHUNK = 1 << 20
@@ -47,19 +47,10 @@ class VideoDecoder:
             yield error_row(item, f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}")
 
     def _decode(self, item: dict, path: str) -> Iterator[dict]:
-        import decord
-
         data = self.cfg.data
         digest = file_sha256(path)
-        try:
-            width = math.ceil(self.image_size / DECORD_WIDTH_MULTIPLE) * DECORD_WIDTH_MULTIPLE
-            reader = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=self.image_size)
-            count, source_fps = len(reader), float(reader.get_avg_fps())
-        except Exception as err:
-            raise DecodeError(f"cannot open video ({str(err).splitlines()[0][:200]})") from None
-        if count == 0 or not source_fps > 0:
-            raise DecodeError("no video frames")
-        duration = count / source_fps
+        video = VideoFrames(path, self.image_size, threads=max(1, math.floor(data.decode_num_cpus)))
+        duration = video.duration_s
         if duration < data.min_duration_s:
             yield error_row(item, f"too short ({duration:.2f} s < {data.min_duration_s} s)",
                             content_hash=digest, duration_s=duration)
@@ -82,7 +73,12 @@ class VideoDecoder:
             # is one) lets the rhythm curve's first value measure a real change rather than d_0 = 1.
             n = max(1, math.ceil(span.valid_s * fps - 1e-9))
             times = span.start_s + np.arange(-1 if span.index else 0, n) / fps
-            index = np.minimum(np.round(times * source_fps).astype(np.int64), count - 1)
-            frames = reader.get_batch(index.tolist()).asnumpy()
+            frames = video.at(times)
             yield base_row(item, STATUS_OK, payload=pack(frames=frames, audio=clip,
                                                          has_prev=np.array(bool(span.index))), **common)
+
+
+def decode_video(item: dict, cfg: Config) -> Iterator[dict]:
+    """The Ray Data flat_map function of the decode stage."""
+    decoder = VideoDecoder(cfg, cfg.model.clip.image_size, cfg.model.musicgen.codec.sample_rate)
+    yield from decoder(item)

@@ -1,5 +1,8 @@
 """The feature-extraction pipeline on Ray Data: inputs -> CPU decode tasks -> feature actor pool
-(CLIP + codec, GPU when configured) -> Parquet shard writer -> outcomes (one per input)."""
+(CLIP + codec, GPU when configured) -> Parquet shard writer -> outcomes (one per input).
+
+The functions the stages run live in modules that do not import torch or audiocraft (decode_stage,
+sink): a Ray worker imports the module of the function it runs, and audiocraft alone takes seconds."""
 from __future__ import annotations
 
 import time
@@ -9,10 +12,10 @@ import pyarrow as pa
 import ray
 
 from vidmusician.config import Config, config_hash
-from vidmusician.data.decode_stage import VideoDecoder
+from vidmusician.data.decode_stage import decode_video
 from vidmusician.data.feature_stage import WindowFeaturizer
 from vidmusician.data.inputs import resolve_inputs
-from vidmusician.data.sink import ShardWriter, outcomes, summarize, write_outcomes
+from vidmusician.data.sink import outcomes, summarize, write_outcomes, write_shard
 from vidmusician.raycluster import init_ray
 from vidmusician.storage import Storage
 
@@ -25,15 +28,6 @@ class ExtractResult:
     elapsed_s: float
 
 
-def _decode(item: dict, cfg: Config):
-    decoder = VideoDecoder(cfg, cfg.model.clip.image_size, cfg.model.musicgen.codec.sample_rate)
-    return list(decoder(item)) if cfg.data.separation != "none" else decoder(item)
-
-
-def _write(batch, output_uri: str, storage_cfg, chash: str):
-    return ShardWriter(output_uri, storage_cfg, chash)(batch)
-
-
 def features_config_hash(cfg: Config) -> str:
     return config_hash({"model": config_hash(cfg.model), "data": config_hash(cfg.data)})
 
@@ -44,12 +38,12 @@ def build_dataset(cfg: Config, inputs: list[dict]) -> ray.data.Dataset:
     ctx.enable_progress_bars = True
     # One input per block: decode tasks spread over the cluster instead of queueing in one task.
     ds = ray.data.from_items(inputs, override_num_blocks=max(1, len(inputs)))
-    ds = ds.flat_map(_decode, fn_kwargs={"cfg": cfg}, num_cpus=data.decode_num_cpus)
+    ds = ds.flat_map(decode_video, fn_kwargs={"cfg": cfg}, num_cpus=data.decode_num_cpus)
     ds = ds.map_batches(WindowFeaturizer, fn_constructor_args=(cfg,), batch_size=data.feature_batch_size,
                         batch_format="numpy", num_cpus=data.feature_num_cpus, num_gpus=data.feature_num_gpus,
                         compute=ray.data.ActorPoolStrategy(min_size=data.feature_actors_min,
                                                            max_size=data.feature_actors_max))
-    return ds.map_batches(_write, fn_kwargs={"output_uri": cfg.output, "storage_cfg": cfg.storage,
+    return ds.map_batches(write_shard, fn_kwargs={"output_uri": cfg.output, "storage_cfg": cfg.storage,
                                              "chash": features_config_hash(cfg)},
                           batch_size=data.shard_windows, batch_format="numpy", num_cpus=data.decode_num_cpus)
 

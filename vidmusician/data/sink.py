@@ -58,6 +58,11 @@ class ShardWriter:
         return out
 
 
+def write_shard(batch: dict[str, np.ndarray], output_uri: str, storage_cfg, chash: str) -> dict[str, np.ndarray]:
+    """The Ray Data map_batches function of the writer stage."""
+    return ShardWriter(output_uri, storage_cfg, chash)(batch)
+
+
 def outcomes(inputs: list[dict], summaries: list[dict]) -> pa.Table:
     """Exactly one outcome per input: error (with the first reason) if any of its rows failed,
     error "silent audio" if every window was silent, else ok with its window count."""
