@@ -32,14 +32,6 @@ class Backbone:
     lm: LMModel
     codec: CompressionModel
 
-    @property
-    def frame_rate(self) -> float:
-        return float(self.codec.frame_rate)
-
-    @property
-    def sample_rate(self) -> int:
-        return int(self.codec.sample_rate)
-
 
 def xp_cfg(mcfg: MusicGenConfig, device: str = "cpu") -> DictConfig:
     """The audiocraft experiment config (the `xp.cfg` of a release) for a backbone built from scratch."""
