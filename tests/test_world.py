@@ -1,13 +1,5 @@
 """The synthetic world's ground truth holds on the written mp4s, decoded back with decord and PyAV.
-
-Hit detector used throughout (toy-world-notes pitfall 6: librosa's defaults misfire at 16 kHz):
-librosa onset_strength (log-mel flux, n_fft 2048, hop 256) taking the MEDIAN over mel bands, then
-onset_detect with wait 0.1 s, delta 0.3, pre_max 0.03 s, post_max 1 frame, pre_avg 0.1 s,
-post_avg 0.1 s + 1 frame (all rounded to frames), reported one hop earlier (ONSET_LATENCY_HOPS).
-The median keeps broadband hits and ignores note changes, which light up only a few bands. Measured on
-90 clips (465 hits) after the AAC round trip, which smears hits (pre-echo over the 128 ms AAC window at
-16 kHz): median 0 false / 0 missed, errors 0..+8 ms; the default mean 2 false / 0 missed. On the clean
-synthesis both score 0 / 0.
+Hits are found with the shared detector in vidmusician/metrics/onsets.py (its docstring has the figures).
 """
 from __future__ import annotations
 
@@ -24,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from vidmusician.config import load_config
+from vidmusician.metrics.onsets import detect_hits, match
 from vidmusician.storage import Storage
 from vidmusician.synth import music, video
 from vidmusician.synth.media import read_audio, read_frames
@@ -32,18 +25,6 @@ from vidmusician.synth.world import GROUND_TRUTH_NAME, GROUND_TRUTH_SCHEMA, make
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_VIDEOS = 6  # two clips per class
 
-# --- Hit detector (see the module docstring).
-ONSET_HOP = 256
-ONSET_N_FFT = 2048
-ONSET_AGGREGATE = np.median  # over mel bands
-ONSET_WAIT_S = 0.1
-ONSET_DELTA = 0.3
-ONSET_PRE_MAX_S = 0.03
-ONSET_PRE_AVG_S = 0.1
-ONSET_POST_AVG_S = 0.1
-# librosa marks these hits one to one and a half hops late (measured: +16..+24 ms at hop 16 ms; the
-# spread comes from hits falling on a 40 ms grid); reporting one hop earlier leaves 0..+8 ms.
-ONSET_LATENCY_HOPS = 1
 HIT_TOLERANCE_S = 0.025
 
 # --- Visual events: d_t = mean |frame_t - frame_{t-1}|. An event is the largest d within
@@ -72,31 +53,6 @@ def world(cfg, tmp_path_factory):
 @pytest.fixture(scope="module")
 def rows(world):
     return world[0].to_pylist()
-
-
-def detect_hits(y: np.ndarray, sr: int) -> np.ndarray:
-    """Onset times (s) of the percussive hits in `y`, with the detector parameters above."""
-    hop_s = ONSET_HOP / sr
-    env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=ONSET_HOP, n_fft=ONSET_N_FFT,
-                                       aggregate=ONSET_AGGREGATE)
-    frames = librosa.onset.onset_detect(
-        onset_envelope=env, sr=sr, hop_length=ONSET_HOP, delta=ONSET_DELTA,
-        wait=round(ONSET_WAIT_S / hop_s), pre_max=round(ONSET_PRE_MAX_S / hop_s), post_max=1,
-        pre_avg=round(ONSET_PRE_AVG_S / hop_s), post_avg=round(ONSET_POST_AVG_S / hop_s) + 1)
-    return (frames - ONSET_LATENCY_HOPS) * hop_s
-
-
-def match(found: np.ndarray, truth: np.ndarray, tol: float) -> tuple[float, float, np.ndarray]:
-    """Precision, recall and the errors (found - truth) of a one-to-one nearest match within `tol`."""
-    errors, used = [], set()
-    for t in truth:
-        cands = [(abs(f - t), j) for j, f in enumerate(found) if j not in used and abs(f - t) <= tol]
-        if cands:
-            _, j = min(cands)
-            used.add(j)
-            errors.append(found[j] - t)
-    hits = len(errors)
-    return hits / max(len(found), 1), hits / max(len(truth), 1), np.asarray(errors)
 
 
 def frame_changes(frames: np.ndarray) -> np.ndarray:

@@ -214,6 +214,28 @@ class RayConfig:
 
 
 @dataclass
+class ToyConfig:
+    """Pretraining the toy backbone (a tiny MusicGen of our own) on the synthetic world's music."""
+    output_dir: str = ".cache/toy-backbone"
+    seed: int = 0
+    codec_clips: int = 400
+    codec_minutes: float = 10.0
+    codec_batch: int = 8
+    codec_crop_s: float = 1.0
+    codec_lr: float = 1e-3
+    # Weight of the waveform L1 against the multi-resolution mel L1 (notes: 1 keeps classes, 20 SNR).
+    codec_l1_weight: float = 5.0
+    mel_fft_sizes: List[int] = field(default_factory=lambda: [64, 128, 256, 512, 1024, 2048])
+    mel_bins: int = 64
+    lm_clips: int = 1500
+    lm_minutes: float = 5.0
+    lm_batch: int = 16
+    lm_lr: float = 3e-3
+    # Held-out clips for the build report (codec SNR, hit F1 of decoded vs original).
+    eval_clips: int = 24
+
+
+@dataclass
 class Config:
     preset: str = "debug"
     # Top-level contract shared by every job.
@@ -227,3 +249,4 @@ class Config:
     generation: GenerationConfig = field(default_factory=GenerationConfig)
     data: DataConfig = field(default_factory=DataConfig)
     ray: RayConfig = field(default_factory=RayConfig)
+    toy: ToyConfig = field(default_factory=ToyConfig)

@@ -1,0 +1,55 @@
+"""Percussive-hit detection and onset matching, shared by the world's tests, the toy backbone's
+report and the rhythm metrics.
+
+Detector (toy-world-notes pitfall 6: librosa's defaults misfire at 16 kHz): librosa onset_strength
+(log-mel flux, n_fft 2048, hop 256) taking the MEDIAN over mel bands, then onset_detect with wait
+0.1 s, delta 0.3, pre_max 0.03 s, post_max 1 frame, pre_avg 0.1 s, post_avg 0.1 s + 1 frame (all
+rounded to frames), reported one hop earlier. The median keeps broadband hits and ignores note
+changes, which light up only a few bands. Measured on 90 world clips (465 hits) after the AAC round
+trip: 0 false / 0 missed, errors 0..+8 ms (the default mean: 2 false / 0 missed).
+"""
+from __future__ import annotations
+
+import librosa
+import numpy as np
+
+ONSET_HOP = 256
+ONSET_N_FFT = 2048
+ONSET_AGGREGATE = np.median  # over mel bands
+ONSET_WAIT_S = 0.1
+ONSET_DELTA = 0.3
+ONSET_PRE_MAX_S = 0.03
+ONSET_PRE_AVG_S = 0.1
+ONSET_POST_AVG_S = 0.1
+# librosa marks these hits one to one and a half hops late (+16..+24 ms at hop 16 ms); reporting one
+# hop earlier leaves 0..+8 ms.
+ONSET_LATENCY_HOPS = 1
+
+
+def detect_hits(y: np.ndarray, sr: int) -> np.ndarray:
+    """Onset times (s) of the percussive hits in `y`, with the detector parameters above."""
+    hop_s = ONSET_HOP / sr
+    env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=ONSET_HOP, n_fft=ONSET_N_FFT,
+                                       aggregate=ONSET_AGGREGATE)
+    frames = librosa.onset.onset_detect(
+        onset_envelope=env, sr=sr, hop_length=ONSET_HOP, delta=ONSET_DELTA,
+        wait=round(ONSET_WAIT_S / hop_s), pre_max=round(ONSET_PRE_MAX_S / hop_s), post_max=1,
+        pre_avg=round(ONSET_PRE_AVG_S / hop_s), post_avg=round(ONSET_POST_AVG_S / hop_s) + 1)
+    return (frames - ONSET_LATENCY_HOPS) * hop_s
+
+
+def match(found: np.ndarray, truth: np.ndarray, tol: float) -> tuple[float, float, np.ndarray]:
+    """Precision, recall and the errors (found - truth) of a one-to-one nearest match within `tol`."""
+    errors, used = [], set()
+    for t in truth:
+        cands = [(abs(f - t), j) for j, f in enumerate(found) if j not in used and abs(f - t) <= tol]
+        if cands:
+            _, j = min(cands)
+            used.add(j)
+            errors.append(found[j] - t)
+    hits = len(errors)
+    return hits / max(len(found), 1), hits / max(len(truth), 1), np.asarray(errors)
+
+
+def f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
