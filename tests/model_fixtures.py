@@ -6,7 +6,7 @@ import torch
 from vidmusician.config import load_config
 from vidmusician.models.builders import build_model
 from vidmusician.models.conditions import VisualConditions
-from vidmusician.models.vidmusician import VidMusician
+from vidmusician.models.vidmusician import VidMusician, is_adapter_param
 
 N_TOKENS = 4
 STATS = 2  # "mean_max" reduction
@@ -35,8 +35,7 @@ def perturb_adapters(model: VidMusician, names_prefix: str, seed: int = 1, scale
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if name.startswith(names_prefix) and "lora_" in name or name.startswith(names_prefix) and \
-                    not name.startswith("semantic.t5"):
+            if name.startswith(names_prefix) and is_adapter_param(name):
                 p.add_(torch.randn(p.shape, generator=g) * scale)
 
 

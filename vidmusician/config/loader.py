@@ -108,7 +108,7 @@ def config_hash(section: Any) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _walk(node: Any, prefix: str, doc: str | None = None):
+def _walk(node: Any, prefix: str):
     for f in fields(node):
         value = getattr(node, f.name)
         key = f"{prefix}{f.name}"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 from collections import Counter, defaultdict
 
 import numpy as np

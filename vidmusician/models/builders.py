@@ -23,14 +23,16 @@ def build_clip_encoder(ccfg: ClipConfig, device: str = "cpu", seed: int = 0) -> 
 
 
 def build_adapted(backbone: Backbone, mcfg: ModelConfig, seed: int = 0,
-                  t5_from_arch: bool = False) -> VidMusician:
+                  from_arch: bool = False) -> VidMusician:
+    """Adapters on a backbone. from_arch: take T5 and the CLIP width from the config's architecture
+    fields instead of the pretrained ids (no download, for meta-device builds)."""
     lm = backbone.lm
     key = mcfg.musicgen.cross_attention_key
     conditioner = lm.condition_provider.conditioners[key] if key in lm.condition_provider.conditioners else None
     text_projector = getattr(conditioner, "output_proj", None)
-    t5_cfg = mcfg.t5 if not t5_from_arch else type(mcfg.t5)(**{**vars(mcfg.t5), "pretrained": None})
+    t5_cfg = type(mcfg.t5)(**{**vars(mcfg.t5), "pretrained": None}) if from_arch else mcfg.t5
     t5 = build_t5(t5_cfg, seed)
-    semantic = SemanticAdapter(clip_dim(mcfg.clip) if not t5_from_arch else mcfg.clip.hidden_size,
+    semantic = SemanticAdapter(mcfg.clip.hidden_size if from_arch else clip_dim(mcfg.clip),
                                t5, lm.dim, mcfg.semantic, text_projector)
     torch.manual_seed(seed)
     rhythm = RhythmAdapter(rhythm_input_dim(mcfg.rhythm), lm.dim,
@@ -51,6 +53,6 @@ def build_model_on_meta(mcfg: ModelConfig) -> tuple[VidMusician, torch.nn.Module
     adapters from the arch fields of the config, and the CLIP vision tower beside it."""
     with torch.device("meta"):
         backbone, _ = build_random(mcfg.musicgen, device="meta")
-        model = build_adapted(backbone, mcfg, t5_from_arch=True)
+        model = build_adapted(backbone, mcfg, from_arch=True)
         clip = build_clip(ClipConfig(**{**vars(mcfg.clip), "pretrained": None}), device="meta")
     return model, clip
