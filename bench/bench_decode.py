@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -87,7 +88,7 @@ def main() -> None:
     pipe_frames = frames_of(list(pipeline(inputs).select_columns(
         ["status", "valid_s", "window_index"]).iter_rows()), fps)
     pipe_s = time.perf_counter() - t
-    physical = min(cores, len(__import__("os").sched_getaffinity(0)))
+    physical = min(cores, len(os.sched_getaffinity(0)))
 
     import torch.nn.functional as F
 

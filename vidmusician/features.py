@@ -20,12 +20,22 @@ def semantic_indices(num_frames: int, rhythm_fps: float, semantic_fps: float) ->
     return np.minimum(np.round(times * rhythm_fps).astype(np.int64), num_frames - 1)
 
 
+def clip_features(encoder: ClipEncoder, frames: np.ndarray, mcfg: ModelConfig, frame_rate: float,
+                  num_lm_frames: int, skip_first: bool = False,
+                  batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """frames: [N, S, W, 3] uint8 at mcfg.rhythm.fps -> (CLS tokens at the semantic fps [M, D],
+    rhythm curve at the LM frame rate [num_lm_frames, S]). skip_first drops a leading frame that only
+    served as the reference for the first change value."""
+    out = encoder(torch.from_numpy(frames), batch_size=batch_size)
+    curve, cls = patch_change_curve(out.patches, mcfg.rhythm.reduction), out.cls
+    if skip_first:
+        curve, cls = curve[1:], cls[1:]
+    idx = semantic_indices(cls.shape[0], mcfg.rhythm.fps, mcfg.semantic.fps)
+    return cls[torch.from_numpy(idx)], resample_curve(curve, mcfg.rhythm.fps, frame_rate, num_lm_frames)
+
+
 def video_features(encoder: ClipEncoder, frames: np.ndarray, duration_s: float, mcfg: ModelConfig,
                    frame_rate: float) -> VideoFeatures:
-    """frames: [N, S, S, 3] uint8 at mcfg.rhythm.fps -> CLS at the semantic fps + rhythm curve at
-    the LM frame rate covering the whole duration."""
-    feats = encoder(torch.from_numpy(frames))
-    idx = semantic_indices(frames.shape[0], mcfg.rhythm.fps, mcfg.semantic.fps)
-    curve = patch_change_curve(feats.patches, mcfg.rhythm.reduction)
-    rhythm = resample_curve(curve, mcfg.rhythm.fps, frame_rate, math.ceil(duration_s * frame_rate))
-    return VideoFeatures(cls=feats.cls[torch.from_numpy(idx)].cpu(), rhythm=rhythm.cpu(), duration_s=duration_s)
+    """Whole-video features: rhythm curve covering the whole duration."""
+    cls, rhythm = clip_features(encoder, frames, mcfg, frame_rate, math.ceil(duration_s * frame_rate))
+    return VideoFeatures(cls=cls.cpu(), rhythm=rhythm.cpu(), duration_s=duration_s)

@@ -12,6 +12,7 @@ multipart upload never becomes visible.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import posixpath
 import re
@@ -295,6 +296,19 @@ class Storage:
                 return
             bucket, key = self._s3_key(uri)
             self.client().put_object(Bucket=bucket, Key=key, Body=data)
+
+    def write_parquet(self, uri: str, table) -> None:
+        """A pyarrow Table as one Parquet object, written atomically like write_bytes."""
+        import pyarrow.parquet as pq
+
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        self.write_bytes(uri, buf.getvalue())
+
+    def read_parquet(self, uri: str):
+        import pyarrow.parquet as pq
+
+        return pq.read_table(io.BytesIO(self.read_bytes(uri)))
 
     def write_text(self, uri: str, text: str) -> None:
         self.write_bytes(uri, text.encode("utf-8"))

@@ -10,10 +10,9 @@ import torch
 
 from vidmusician.config.schema import Config
 from vidmusician.data.windows import STATUS_OK, pack, unpack
-from vidmusician.features import semantic_indices
+from vidmusician.features import clip_features
 from vidmusician.models.base import load_codec
 from vidmusician.models.builders import build_clip_encoder
-from vidmusician.models.rhythm import patch_change_curve, resample_curve
 
 
 class WindowFeaturizer:
@@ -32,20 +31,16 @@ class WindowFeaturizer:
         self.num_samples = round(cfg.data.window_s * self.sample_rate)
 
     def features(self, frames: np.ndarray, has_prev: bool, audio: np.ndarray) -> dict[str, np.ndarray]:
-        mcfg = self.cfg.model
-        out = self.encoder(torch.from_numpy(frames), batch_size=self.cfg.data.clip_batch_frames)
-        curve = patch_change_curve(out.patches, mcfg.rhythm.reduction)
-        cls = out.cls
-        if has_prev:  # drop the frame before the window: it only served the first change value
-            curve, cls = curve[1:], cls[1:]
         valid_frames = min(self.num_frames, math.ceil(len(audio) / self.sample_rate * self.frame_rate - 1e-9))
-        rhythm = resample_curve(curve, mcfg.rhythm.fps, self.frame_rate, valid_frames)
+        # The frame before the window (has_prev) only served the first change value.
+        cls, rhythm = clip_features(self.encoder, frames, self.cfg.model, self.frame_rate, valid_frames,
+                                    skip_first=has_prev, batch_size=self.cfg.data.clip_batch_frames)
+        cls = cls[: self.num_tokens]
         rhythm = torch.nn.functional.pad(rhythm, (0, 0, 0, self.num_frames - valid_frames))
-        idx = semantic_indices(cls.shape[0], mcfg.rhythm.fps, mcfg.semantic.fps)[: self.num_tokens]
         tokens = np.zeros((self.num_tokens, cls.shape[-1]), np.float32)
-        tokens[: len(idx)] = cls[torch.from_numpy(idx)].cpu().numpy()
+        tokens[: cls.shape[0]] = cls.cpu().numpy()
         token_mask = np.zeros(self.num_tokens, np.float32)
-        token_mask[: len(idx)] = 1
+        token_mask[: cls.shape[0]] = 1
         wav = np.zeros(self.num_samples, np.float32)
         wav[: min(len(audio), self.num_samples)] = audio[: self.num_samples]
         with torch.no_grad():

@@ -9,7 +9,6 @@ from pathlib import PurePosixPath
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from vidmusician.storage import Storage
 
@@ -30,12 +29,12 @@ def default_video_id(uri: str) -> str:
 
 
 def _read_manifest(storage: Storage, uri: str) -> list[dict]:
-    data = storage.read_bytes(uri)
     if uri.endswith(".parquet"):
-        table = pq.read_table(io.BytesIO(data))
+        table = storage.read_parquet(uri)
     elif uri.endswith(".csv"):
-        table = pacsv.read_csv(io.BytesIO(data))
+        table = pacsv.read_csv(io.BytesIO(storage.read_bytes(uri)))
     else:
+        data = storage.read_bytes(uri)
         table = pa.Table.from_pylist([json.loads(line) for line in data.decode().splitlines() if line.strip()])
     if "uri" not in table.column_names:
         raise InputError(f"{uri}: manifest has no 'uri' column (columns: {table.column_names})")

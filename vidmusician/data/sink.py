@@ -3,12 +3,10 @@ through the storage layer's Arrow filesystem) and the per-input outcomes table (
 from __future__ import annotations
 
 import hashlib
-import io
 from collections import Counter, defaultdict
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from vidmusician.data.windows import STATUS_ERROR, STATUS_OK, STATUS_SILENT, unpack
 from vidmusician.storage import Storage, join_uri
@@ -49,9 +47,7 @@ class ShardWriter:
             table = pa.table({**{k: pa.array(v) for k, v in cols.items()},
                               "config_hash": pa.array([self.config_hash] * len(ok)),
                               **{k: _tensor_column([a[k] for a in arrays]) for k in ARRAYS}})
-            buf = io.BytesIO()
-            pq.write_table(table, buf)
-            self.storage.write_bytes(shard, buf.getvalue())
+            self.storage.write_parquet(shard, table)
         out = {k: batch[k] for k in SUMMARY_KEYS if k != "shard"}
         out["shard"] = np.array([shard if s == STATUS_OK else "" for s in batch["status"]], dtype=object)
         return out
@@ -92,9 +88,7 @@ def outcomes(inputs: list[dict], summaries: list[dict]) -> pa.Table:
 
 def write_outcomes(table: pa.Table, output_uri: str, storage: Storage) -> str:
     uri = join_uri(output_uri, OUTCOMES_NAME)
-    buf = io.BytesIO()
-    pq.write_table(table, buf)
-    storage.write_bytes(uri, buf.getvalue())
+    storage.write_parquet(uri, table)
     return uri
 
 

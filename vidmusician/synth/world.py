@@ -11,13 +11,11 @@ others are written, and the same seed gives the same table, frames and audio sam
 """
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from vidmusician.config.schema import Config, StorageConfig, WorldConfig
 from vidmusician.storage import Storage, join_uri
@@ -113,13 +111,10 @@ def write_world(cfg: Config, output_uri: str | None = None) -> pa.Table:
         })
     meta = {WORLD_META_KEY: json.dumps(asdict(world), sort_keys=True).encode()}
     table = pa.Table.from_pylist(rows, schema=GROUND_TRUTH_SCHEMA.with_metadata(meta))
-    buf = io.BytesIO()
-    pq.write_table(table, buf)
-    storage.write_bytes(join_uri(output, GROUND_TRUTH_NAME), buf.getvalue())
+    storage.write_parquet(join_uri(output, GROUND_TRUTH_NAME), table)
     return table
 
 
 def read_ground_truth(output_uri: str, storage_cfg: StorageConfig | None = None) -> pa.Table:
     """The ground-truth table written by `write_world` under `output_uri`."""
-    data = Storage(storage_cfg).read_bytes(join_uri(output_uri, GROUND_TRUTH_NAME))
-    return pq.read_table(io.BytesIO(data))
+    return Storage(storage_cfg).read_parquet(join_uri(output_uri, GROUND_TRUTH_NAME))

@@ -2,8 +2,6 @@
 (torch.stft) + the RVQ commitment loss, Adam(betas 0.5, 0.9), random crops, a wall-clock budget."""
 from __future__ import annotations
 
-import time
-
 import librosa
 import numpy as np
 import torch
@@ -11,10 +9,12 @@ import torch.nn.functional as F
 
 from vidmusician.config.schema import ToyConfig
 from vidmusician.metrics.onsets import detect_hits, f1, match
+from vidmusician.toy.budget import train_for
 
 LOG_EPS = 1e-5
 ADAM_BETAS = (0.5, 0.9)
 HIT_TOLERANCE_S = 0.05
+CODEC_LOG_EVERY = 100
 
 
 class MelLoss(torch.nn.Module):
@@ -45,19 +45,15 @@ def train_codec(codec, audio: np.ndarray, tcfg: ToyConfig, sample_rate: int, log
     gen = np.random.default_rng(tcfg.seed)
     crop = round(tcfg.codec_crop_s * sample_rate)
     data = torch.from_numpy(audio)
-    deadline, steps, start = time.monotonic() + tcfg.codec_minutes * 60, 0, time.monotonic()
-    while time.monotonic() < deadline:
+
+    def loss_fn() -> torch.Tensor:
         rows = gen.integers(0, data.shape[0], tcfg.codec_batch)
         offs = gen.integers(0, data.shape[1] - crop + 1, tcfg.codec_batch)
         x = torch.stack([data[r, o:o + crop] for r, o in zip(rows, offs)]).unsqueeze(1)
         out = codec(x)
-        loss = tcfg.codec_l1_weight * F.l1_loss(out.x, x) + mel(out.x, x) + out.penalty
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        steps += 1
-        if steps % 100 == 0:
-            log(f"codec step {steps} loss {loss.item():.3f} ({time.monotonic() - start:.0f} s)")
+        return tcfg.codec_l1_weight * F.l1_loss(out.x, x) + mel(out.x, x) + out.penalty
+
+    steps, _ = train_for(tcfg.codec_minutes, opt, loss_fn, "codec", CODEC_LOG_EVERY, log)
     codec.eval()
     return {"codec_steps": steps}
 

@@ -2,8 +2,6 @@
 through audiocraft's lookup-table conditioner (in the place of text), with its own CFG dropout."""
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -12,9 +10,11 @@ import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
 from audiocraft.modules.conditioners import ConditioningAttributes
 
 from vidmusician.config.schema import ToyConfig
+from vidmusician.toy.budget import train_for
 
 # Codes are computed in batches of this many clips (tokenise once, then train).
 ENCODE_BATCH = 64
+LM_LOG_EVERY = 50
 
 
 @torch.no_grad()
@@ -40,19 +40,13 @@ def train_lm(lm, codes: torch.Tensor, classes: list[str], key: str, tcfg: ToyCon
     lm.train()
     opt = torch.optim.AdamW([p for p in lm.parameters() if p.requires_grad], lr=tcfg.lm_lr)
     gen = np.random.default_rng(tcfg.seed + 1)
-    deadline, steps, start = time.monotonic() + tcfg.lm_minutes * 60, 0, time.monotonic()
-    loss = torch.zeros(())
-    while time.monotonic() < deadline:
+
+    def loss_fn() -> torch.Tensor:
         rows = gen.integers(0, codes.shape[0], tcfg.lm_batch)
         attrs = [ConditioningAttributes(text={key: classes[r]}) for r in rows]
         out = lm.compute_predictions(codes[rows], attrs)
-        mask = out.mask
-        loss = F.cross_entropy(out.logits[mask].float(), codes[rows][mask])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        steps += 1
-        if steps % 50 == 0:
-            log(f"lm step {steps} loss {loss.item():.3f} ({time.monotonic() - start:.0f} s)")
+        return F.cross_entropy(out.logits[out.mask].float(), codes[rows][out.mask])
+
+    steps, last = train_for(tcfg.lm_minutes, opt, loss_fn, "lm", LM_LOG_EVERY, log)
     lm.eval()
-    return {"lm_steps": steps, "lm_final_loss": float(loss.item())}
+    return {"lm_steps": steps, "lm_final_loss": last}
