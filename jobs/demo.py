@@ -1,13 +1,14 @@
-"""The demo on the embedded default (local storage, tiny models, CPU): README command 1.
+"""The demo on the embedded default (local Ray, local storage, tiny models, CPU): README command 1.
 
-    python jobs/demo.py [preset=debug] [output=outputs/demo] [key=value ...]
+    python jobs/demo.py [preset=toy (default) | debug] [output=outputs/demo] [key=value ...]
 
 1. writes a synthetic world (videos with music, ground truth) and a silent "AI-generated" flavour;
-2. builds the VidMusician model (frozen MusicGen + semantic and rhythm adapters) from config;
-3. decodes the silent videos, extracts CLIP features and soundtracks them (batched CFG, sliding
-   windows), writing one wav per video.
-With the `debug` preset every model has random weights: the music is noise shaped by the pipeline,
-which is what the demo checks end to end. Training the adapters comes with the training job.
+2. builds the toy backbone, a tiny MusicGen pretrained on the world's music (preset `toy`; cached in
+   toy.output_dir after the first run, which takes about 16 minutes on 2 cores);
+3. extracts the training features with the Ray Data pipeline (decode -> CLIP + codec -> Parquet);
+4. trains stage 1 (semantic) then stage 2 (rhythm) with Ray Train, and prints the training summary;
+5. soundtracks the silent videos with the trained adapters (batched CFG, sliding windows): one wav each.
+With `preset=debug` every model is random and tiny: the same path in about two minutes, noise for music.
 """
 import io
 import sys
@@ -19,59 +20,79 @@ import torch
 
 from vidmusician.cli import EXIT_OK, run_job
 from vidmusician.config import Config, dump_config
+from vidmusician.data.pipeline import run_extract
 from vidmusician.decode import sample_frames
 from vidmusician.features import video_features
 from vidmusician.models.builders import build_clip_encoder, build_model
+from vidmusician.models.checkpoint import load_adapters
 from vidmusician.models.generation import soundtrack
 from vidmusician.storage import Storage, join_uri
 from vidmusician.synth.world import write_world
+from vidmusician.toy.build import build_toy_backbone
+from vidmusician.train.run import run_training
 
-SUMMARY = "End-to-end demo: synthetic world -> features -> VidMusician soundtracks (local, CPU, tiny models)."
+SUMMARY = ("End-to-end demo: synthetic world -> toy backbone -> features (Ray Data) -> stage 1 + 2 "
+           "(Ray Train) -> soundtracks for silent videos (local, CPU, tiny models).")
 
 
-def demo(cfg: Config) -> int:
-    start = time.perf_counter()
+def soundtrack_silent(cfg: Config, silent_rows: list[dict], adapters: str, music_dir: str) -> float:
+    """Writes one wav per silent video; returns the seconds of music written."""
     storage = Storage(cfg.storage)
-    world = write_world(cfg, join_uri(cfg.output, "world"))
-    silent_cfg = replace(cfg, world=replace(cfg.world, with_audio=False, seed=cfg.world.seed + 1))
-    silent = write_world(silent_cfg, join_uri(cfg.output, "silent"))
-    dump_config(cfg, cfg.output)
-    t_world = time.perf_counter() - start
-
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg.model, cfg.device, cfg.seed).eval()
+    model = load_adapters(build_model(cfg.model, cfg.device, cfg.seed), adapters, cfg.storage).eval()
     encoder = build_clip_encoder(cfg.model.clip, cfg.device, cfg.seed)
-    feats, ids = [], []
-    for row in silent.to_pylist():
+    feats = []
+    for row in silent_rows:
         with storage.local_copy(row["uri"]) as path:
             video = sample_frames(path, cfg.model.rhythm.fps, encoder.image_size)
         feats.append(video_features(encoder, video.frames, video.duration_s, cfg.model, model.frame_rate))
-        ids.append(row["video_id"])
-    t_feat = time.perf_counter() - start - t_world
-
-    music_dir = join_uri(cfg.output, "music")
     generator = torch.Generator().manual_seed(cfg.seed)
-    seconds = 0.0
-    for b in range(0, len(feats), cfg.generation.batch_size):
-        waves = soundtrack(model, feats[b:b + cfg.generation.batch_size], cfg.generation, generator=generator)
-        for vid, wav in zip(ids[b:b + cfg.generation.batch_size], waves):
+    seconds, size = 0.0, cfg.generation.batch_size
+    for b in range(0, len(feats), size):
+        for row, wav in zip(silent_rows[b:b + size], soundtrack(model, feats[b:b + size], cfg.generation,
+                                                               generator=generator)):
             buf = io.BytesIO()
             soundfile.write(buf, wav.numpy(), model.sample_rate, format="WAV")
-            storage.write_bytes(join_uri(music_dir, f"{vid}.wav"), buf.getvalue())
+            storage.write_bytes(join_uri(music_dir, f"{row['video_id']}.wav"), buf.getvalue())
             seconds += wav.shape[-1] / model.sample_rate
-    t_gen = time.perf_counter() - start - t_world - t_feat
+    return seconds
+
+
+def demo(cfg: Config) -> int:
+    start, laps = time.perf_counter(), {}
+
+    def lap(name: str) -> None:
+        laps[name] = time.perf_counter() - start - sum(laps.values())
+
+    world_uri, silent_uri = join_uri(cfg.output, "world"), join_uri(cfg.output, "silent")
+    world = write_world(cfg, world_uri)
+    silent_cfg = replace(cfg, world=replace(cfg.world, with_audio=False, seed=cfg.world.seed + 1))
+    silent = write_world(silent_cfg, silent_uri)
+    dump_config(cfg, cfg.output)
+    lap("world")
+    if cfg.model.musicgen.pretrained == cfg.toy.output_dir:
+        build_toy_backbone(cfg)
+    lap("backbone")
+    features_uri = join_uri(cfg.output, "features")
+    extracted = run_extract(replace(cfg, input=join_uri(world_uri, "videos"), output=features_uri))
+    lap("features")
+    trained = run_training(replace(cfg, output=join_uri(cfg.output, "train"),
+                                   train=replace(cfg.train, features=features_uri)))
+    lap("training")
+    music_dir = join_uri(cfg.output, "music")
+    seconds = soundtrack_silent(cfg, silent.to_pylist(), trained.adapters, music_dir)
+    lap("music")
 
     print(f"demo (preset={cfg.preset}) done in {time.perf_counter() - start:.1f} s")
-    print(f"  world:  {world.num_rows} videos with music + {silent.num_rows} silent -> "
-          f"{join_uri(cfg.output, 'world')}/, {join_uri(cfg.output, 'silent')}/  ({t_world:.1f} s)")
-    print(f"  model:  trainable adapter parameters {sum(v.numel() for v in model.adapter_state_dict().values()):,}"
-          f" on a frozen MusicGen LM of {sum(p.numel() for p in model.lm.parameters()):,}")
-    print(f"  features: {len(feats)} videos at {cfg.model.rhythm.fps:g} fps through CLIP ({t_feat:.1f} s)")
-    print(f"  music:  {len(ids)} wavs, {seconds:.1f} s of audio at {model.sample_rate} Hz -> {music_dir}/"
-          f"  ({t_gen:.1f} s)")
-    print(f"  config: {join_uri(cfg.output, 'config.yaml')}")
+    print(f"  world:    {world.num_rows} videos with music + {silent.num_rows} silent -> {world_uri}/, "
+          f"{silent_uri}/  ({laps['world']:.1f} s)")
+    print(f"  backbone: {cfg.model.musicgen.pretrained or 'random (debug)'}  ({laps['backbone']:.1f} s)")
+    print(f"  features: {features_uri}  ({laps['features']:.1f} s)\n    " + extracted.summary.replace("\n", "\n    "))
+    print(f"  training ({laps['training']:.1f} s):\n    " + trained.summary().replace("\n", "\n    "))
+    print(f"  music:    {silent.num_rows} wavs, {seconds:.1f} s of audio -> {music_dir}/  ({laps['music']:.1f} s)")
+    print(f"  config:   {join_uri(cfg.output, 'config.yaml')}")
     return EXIT_OK
 
 
 if __name__ == "__main__":
-    sys.exit(run_job("demo", SUMMARY, "output=outputs/demo world.num_videos=4", demo))
+    sys.exit(run_job("demo", SUMMARY, "output=outputs/demo preset=debug", demo, default_preset="toy"))

@@ -3,14 +3,12 @@ and broken inputs that must become error rows with reasons."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-import ray
 
 from model_fixtures import debug_config
 from vidmusician.data.pipeline import run_extract
@@ -22,18 +20,6 @@ ASSETS = Path(__file__).parent / "assets"
 LM_RATE, RHYTHM_FPS = 50.0, 25.0
 EXPECTED_ERRORS = {"truncated": "cannot open video", "empty": "cannot open video", "text": "cannot open video",
                    "bikes": "no audio track", "missing": "storage: "}
-
-
-@pytest.fixture(scope="module")
-def ray_local(s3_moto):
-    """One local Ray for the module, started with the moto credentials in its environment."""
-    saved = dict(os.environ)
-    os.environ.update(s3_moto.env())
-    ray.shutdown()
-    yield s3_moto
-    ray.shutdown()
-    os.environ.clear()
-    os.environ.update(saved)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
 
 def run_job(name: str, summary: str, example: str, body: Callable[[Config], int],
-            argv: list[str] | None = None) -> int:
+            argv: list[str] | None = None, default_preset: str | None = None) -> int:
     """Parses `key=value` arguments into the typed config and runs `body(cfg)`.
     Exit codes: 0 every input has an outcome, 1 the job itself failed, 2 a bad config or command line."""
     argv = sys.argv[1:] if argv is None else argv
@@ -18,7 +18,7 @@ def run_job(name: str, summary: str, example: str, body: Callable[[Config], int]
         print(help_text(name, summary, example))
         return EXIT_OK
     try:
-        cfg = load_config(argv)
+        cfg = load_config(argv, preset=default_preset)
     except ConfigError as err:
         print(f"{name}: bad configuration: {err}", file=sys.stderr)
         return EXIT_BAD_CONFIG

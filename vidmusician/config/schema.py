@@ -216,7 +216,9 @@ class RayConfig:
 @dataclass
 class ToyConfig:
     """Pretraining the toy backbone (a tiny MusicGen of our own) on the synthetic world's music."""
-    output_dir: str = ".cache/toy-backbone"
+    # Per machine, not per clone: every checkout (and CI run) on this machine reuses one build; a build
+    # made with other settings (its stamp hash differs) is rebuilt.
+    output_dir: str = "~/.cache/vidmusician/toy-backbone"
     seed: int = 0
     codec_clips: int = 400
     codec_minutes: float = 10.0
@@ -236,6 +238,75 @@ class ToyConfig:
 
 
 @dataclass
+class StageSchedule:
+    """Optimisation of one training stage: AdamW, linear warm-up then cosine decay to min_lr_ratio * lr."""
+    steps: int = 40
+    lr: float = 1e-3
+    warmup_steps: int = 5
+
+
+@dataclass
+class TrainConfig:
+    """The two-stage adapter trainer (Ray Train, DDP)."""
+    # The feature dataset: the extract job's output (features/*.parquet + outcomes.parquet).
+    features: str = ""
+    # "1", "2" or "both" (stage 2 starts from stage 1's final adapters).
+    stage: str = "both"
+    # Stage 2 run on its own starts from these adapters (a stage-1 export); null = from scratch.
+    init_adapters: Optional[str] = None
+    # Name of the run; null makes a unique one. Passing an existing run's name resumes it.
+    run_name: Optional[str] = None
+    # Where Ray Train keeps checkpoints (local path or s3://); null = <output>/checkpoints.
+    storage_path: Optional[str] = None
+    num_workers: int = 2
+    use_gpu: bool = False
+    # Fractional CPUs: whole-CPU workers on a small node starve the Ray Data stage that feeds them.
+    cpus_per_worker: float = 0.5
+    # Torch threads per training worker (training runs after extraction, so one worker may use more).
+    torch_threads: int = 1
+    # Windows per worker per step.
+    batch_size: int = 4
+    stage1: StageSchedule = field(default_factory=StageSchedule)
+    stage2: StageSchedule = field(default_factory=StageSchedule)
+    weight_decay: float = 0.01
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.99])
+    min_lr_ratio: float = 0.1
+    grad_clip: float = 1.0
+    # bf16 autocast, used only when the worker has a GPU.
+    bf16: bool = True
+    # Held-out split, by video (never by window): this fraction of the videos, at least one.
+    val_fraction: float = 0.2
+    val_every: int = 20
+    checkpoint_every: int = 20
+    # Ray keeps the last N checkpoints; the best adapters by validation loss are exported beside them.
+    keep_checkpoints: int = 2
+    max_failures: int = 2
+    log_every: int = 5
+    shuffle_buffer: int = 64
+    # Keep the training split in Ray's object store after the first read (no re-read per epoch);
+    # false streams every epoch from storage, for datasets larger than the object store.
+    cache_dataset: bool = True
+    # Fault injection for tests: the last worker dies once at this step (null = never).
+    fail_at_step: Optional[int] = None
+
+
+@dataclass
+class ProofConfig:
+    """The learning proof: a training world, the two stages, then held-out videos scored per seed."""
+    train_videos: int = 240
+    world_seed: int = 100
+    stage1_steps: int = 300
+    stage2_steps: int = 400
+    # Validation and checkpoints every this many steps (the demo's preset does both more often).
+    eval_every: int = 100
+    heldout_videos: int = 24
+    heldout_seed: int = 999
+    # Real world clips the music classifier is fit on.
+    classifier_clips: int = 150
+    seeds: List[int] = field(default_factory=lambda: [0, 1, 2])
+
+
+@dataclass
 class Config:
     preset: str = "debug"
     # Top-level contract shared by every job.
@@ -250,3 +321,5 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     toy: ToyConfig = field(default_factory=ToyConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    proof: ProofConfig = field(default_factory=ProofConfig)

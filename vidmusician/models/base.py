@@ -144,13 +144,13 @@ def load_pretrained(name: str, device: str = "cpu") -> Backbone:
 def load_codec(mcfg: MusicGenConfig, device: str = "cpu", seed: int = 0) -> CompressionModel:
     """The backbone's compression model alone (for the feature stage: no LM in memory)."""
     if mcfg.pretrained:
-        return loaders.load_compression_model(mcfg.pretrained, device=device).eval()
+        return loaders.load_compression_model(os.path.expanduser(mcfg.pretrained), device=device).eval()
     return build_random_codec(mcfg, device, seed)[0]
 
 
 def load_backbone(mcfg: MusicGenConfig, device: str = "cpu", seed: int = 0) -> Backbone:
     if mcfg.pretrained:
-        return load_pretrained(mcfg.pretrained, device)
+        return load_pretrained(os.path.expanduser(mcfg.pretrained), device)
     return build_random(mcfg, device, seed)[0]
 
 

@@ -132,8 +132,10 @@ def window_conditions(feats: list[VideoFeatures], windows: list[Window], frame_r
 
 @torch.no_grad()
 def soundtrack(model: VidMusician, feats: list[VideoFeatures], gcfg: GenerationConfig,
-               cfg: bool = True, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+               cfg: bool = True, generator: torch.Generator | None = None,
+               conditioned: bool = True) -> list[torch.Tensor]:
     """Music for a batch of videos: a mono waveform per video of exactly its duration.
+    conditioned=False ignores the videos (null conditions, no CFG): the frozen backbone on its own.
 
     Videos advance window by window in lockstep, so each LM step serves every video in the batch
     (and both CFG branches) at once."""
@@ -150,10 +152,13 @@ def soundtrack(model: VidMusician, feats: list[VideoFeatures], gcfg: GenerationC
         wins = [plans[i][r] for i in active]
         length = max(w.end - w.start for w in wins)
         cond = window_conditions([feats[i] for i in active], wins, fr, semantic_fps, length, device)
+        if not conditioned:
+            cond = cond.null()
         prompt = None
         if r > 0:
             prompt = torch.stack([tokens[i][:, w.start:w.start + context] for i, w in zip(active, wins)])
-        out = generate_tokens(model, cond, length, gcfg, prompt=prompt, cfg=cfg, generator=generator)
+        out = generate_tokens(model, cond, length, gcfg, prompt=prompt, cfg=cfg and conditioned,
+                              generator=generator)
         for row, (i, w) in enumerate(zip(active, wins)):
             tokens[i][:, w.start + w.prompt:w.end] = out[row, :, w.prompt:w.end - w.start]
     waves = []

@@ -15,15 +15,21 @@ from vidmusician.toy.data import music_set
 from vidmusician.toy.lm import tokenize, train_lm
 
 STAMP = "toy-build.json"
+# World settings that shape videos only: the build (music only) does not depend on them.
+VIDEO_ONLY_WORLD_FIELDS = ("num_videos", "seed", "fps", "width", "height", "with_audio", "video_crf",
+                           "audio_bitrate")
 
 
 def build_hash(cfg: Config) -> str:
-    return config_hash({"toy": config_hash(cfg.toy), "world": config_hash(cfg.world),
-                        "musicgen": config_hash(cfg.model.musicgen)})
+    music = {k: v for k, v in vars(cfg.world).items() if k not in VIDEO_ONLY_WORLD_FIELDS}
+    toy = {k: v for k, v in vars(cfg.toy).items() if k != "output_dir"}  # where, not what
+    arch = {"codec": config_hash(cfg.model.musicgen.codec), "lm": config_hash(cfg.model.musicgen.lm),
+            "key": cfg.model.musicgen.cross_attention_key}
+    return config_hash({"toy": config_hash(toy), "world": config_hash(music), "musicgen": config_hash(arch)})
 
 
 def is_built(directory: str | Path, cfg: Config) -> bool:
-    d = Path(directory)
+    d = Path(directory).expanduser()
     stamp = d / STAMP
     return ((d / LM_FILE).exists() and (d / CODEC_FILE).exists() and stamp.exists()
             and json.loads(stamp.read_text()).get("hash") == build_hash(cfg))
@@ -32,7 +38,7 @@ def is_built(directory: str | Path, cfg: Config) -> bool:
 def build_toy_backbone(cfg: Config, directory: str | None = None, log=print) -> dict:
     """Trains the codec, then the LM, saves both in release format; returns the build report.
     Skips the work when `directory` already holds a build with the same settings."""
-    out = Path(directory or cfg.toy.output_dir)
+    out = Path(directory or cfg.toy.output_dir).expanduser()
     if is_built(out, cfg):
         return json.loads((out / STAMP).read_text())["report"]
     start = time.monotonic()

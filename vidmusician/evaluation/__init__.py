@@ -1,0 +1,1 @@
+"""Measuring what the adapters learned (no model weights needed beyond our own)."""

@@ -1,0 +1,1 @@
+"""Training the adapters: plain-PyTorch step logic (batch, loop) and its Ray Train orchestration."""

@@ -1,0 +1,66 @@
+"""The feature dataset as the trainer sees it: its shards, its videos and the split by video.
+
+No torch here: the Ray Data stages that filter the split import this module."""
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pyarrow as pa
+import ray.data.extensions  # noqa: F401  (registers Ray's tensor types with pyarrow before any read)
+
+from vidmusician.data.sink import FEATURES_DIR, OUTCOMES_NAME
+from vidmusician.storage import Storage, join_uri
+
+TRAIN, VAL = "train", "val"
+
+
+def feature_shards(features_uri: str, storage: Storage) -> list[str]:
+    shards = sorted(u for u in storage.list(join_uri(features_uri, FEATURES_DIR)) if u.endswith(".parquet"))
+    if not shards:
+        raise FileNotFoundError(f"{features_uri}: no feature shards under {FEATURES_DIR}/ "
+                                f"(run jobs/extract_features.py with output={features_uri} first)")
+    return shards
+
+
+def dataset_videos(features_uri: str, storage: Storage) -> list[str]:
+    """The ids of the videos that have windows in the dataset (ok rows of its outcomes table)."""
+    table = storage.read_parquet(join_uri(features_uri, OUTCOMES_NAME))
+    return sorted(v for v, s in zip(table.column("video_id").to_pylist(), table.column("status").to_pylist())
+                  if s == "ok")
+
+
+def _rank_key(video_id: str, seed: int) -> str:
+    return hashlib.sha1(f"{seed}:{video_id}".encode()).hexdigest()
+
+
+def validation_videos(video_ids: list[str], fraction: float, seed: int) -> set[str]:
+    """A fixed pseudo-random `fraction` of the videos (at least one when there are two or more): every
+    window of a video lands on the same side, so no clip leaks between train and validation."""
+    ids = sorted(set(video_ids), key=lambda v: _rank_key(v, seed))
+    count = min(len(ids) - 1, max(1, round(fraction * len(ids)))) if fraction > 0 else 0
+    return set(ids[:max(0, count)])
+
+
+def keep_split(batch: dict[str, np.ndarray], val_ids: frozenset, side: str) -> dict[str, np.ndarray]:
+    """Ray Data map_batches filter: the rows of one side of the split."""
+    is_val = np.array([v in val_ids for v in batch["video_id"]], dtype=bool)
+    keep = is_val if side == VAL else ~is_val
+    return {k: v[keep] for k, v in batch.items()}
+
+
+def tensor_columns(table: pa.Table, columns) -> dict[str, np.ndarray]:
+    """Ray's tensor columns of a pyarrow table as ndarrays (the extension type is registered by Ray)."""
+    out = {}
+    for c in columns:
+        chunks = [chunk.to_numpy(zero_copy_only=False) for chunk in table.column(c).chunks]
+        out[c] = np.concatenate(chunks) if chunks else np.zeros((0,))
+    return out
+
+
+def read_windows(features_uri: str, storage: Storage, columns) -> tuple[list[str], dict[str, np.ndarray]]:
+    """Every window of the dataset in memory (video ids, columns): the plain loop and the benchmarks."""
+    tables = [storage.read_parquet(u) for u in feature_shards(features_uri, storage)]
+    parts = [tensor_columns(t, columns) for t in tables]
+    ids = [v for t in tables for v in t.column("video_id").to_pylist()]
+    return ids, {c: np.concatenate([p[c] for p in parts]) for c in columns}

@@ -1,0 +1,131 @@
+"""The training job's driver: builds the feature datasets (split by video), then runs stage 1 and/or
+stage 2 as Ray Train TorchTrainer runs (DDP), and summarises them.
+
+Runs are named <run_name>-stage<N> under train.storage_path; Ray resumes a run whose name already
+exists there, so a rerun with the same train.run_name continues instead of restarting."""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import ray
+from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
+from ray.train.torch import TorchTrainer
+
+from vidmusician.config import Config, dump_config
+from vidmusician.raycluster import init_ray
+from vidmusician.storage import Storage, join_uri
+from vidmusician.train.batch import TRAIN_COLUMNS
+from vidmusician.train.data import TRAIN, VAL, dataset_videos, feature_shards, keep_split, validation_videos
+from vidmusician.train.worker import StagePaths, train_stage_worker
+
+STAGE_CHOICES = {"1": (1,), "2": (2,), "both": (1, 2)}
+FINAL_ADAPTERS = "adapters.safetensors"
+
+
+@dataclass
+class StageResult:
+    stage: int
+    run_name: str
+    metrics: dict
+    paths: StagePaths
+    checkpoint: str
+    elapsed_s: float
+
+
+@dataclass
+class TrainResult:
+    run_name: str
+    stages: list[StageResult] = field(default_factory=list)
+    videos: tuple[int, int] = (0, 0)  # (train, validation)
+    adapters: str = ""                # the final export: what the soundtracking job loads
+
+    def summary(self) -> str:
+        lines = [f"run {self.run_name}: {self.videos[0]} training videos, {self.videos[1]} validation videos"]
+        for s in self.stages:
+            m = s.metrics
+            lines.append(f"stage {s.stage}: {m.get('step', 0)} steps in {s.elapsed_s:.0f} s, loss "
+                         f"{m.get('loss', float('nan')):.3f}, val {m.get('val_loss', float('nan')):.3f} "
+                         f"(best {m.get('best_val', float('nan')):.3f}), {m.get('tokens_per_s', 0):.0f} tokens/s, "
+                         f"{m.get('samples_per_s', 0):.1f} windows/s, restarts {m.get('restarts', 0)}")
+            lines.append(f"  adapters {s.paths.final} (best: {s.paths.best}); checkpoint {s.checkpoint}")
+        lines.append(f"export: {self.adapters}")
+        return "\n".join(lines)
+
+
+def run_name(cfg: Config) -> str:
+    return cfg.train.run_name or f"train-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def storage_location(cfg: Config, storage: Storage):
+    """(pyarrow filesystem, path in it) for RunConfig: train.storage_path, else <output>/checkpoints."""
+    return storage.arrow_fs(cfg.train.storage_path or join_uri(cfg.output, "checkpoints"))
+
+
+def datasets(cfg: Config, storage: Storage) -> tuple[dict[str, ray.data.Dataset], int, int]:
+    features = cfg.train.features
+    videos = dataset_videos(features, storage)
+    val_ids = frozenset(validation_videos(videos, cfg.train.val_fraction, cfg.seed))
+    fs, _ = storage.arrow_fs(features)
+    paths = [storage.arrow_fs(u)[1] for u in feature_shards(features, storage)]
+    ds = ray.data.read_parquet(paths, filesystem=fs).select_columns(["video_id", *TRAIN_COLUMNS])
+    split = {side: ds.map_batches(keep_split, fn_kwargs={"val_ids": val_ids, "side": side}, batch_format="numpy")
+             for side in (TRAIN, VAL)}
+    # Validation is small and read by every worker each time: read it once.
+    split[VAL] = split[VAL].materialize()
+    if cfg.train.cache_dataset:
+        split[TRAIN] = split[TRAIN].materialize()
+    return split, len(videos) - len(val_ids), len(val_ids)
+
+
+def _trainer(cfg: Config, stage: int, name: str, data: dict, paths: StagePaths, init: str | None,
+             storage: Storage) -> TorchTrainer:
+    tcfg = cfg.train
+    fs, location = storage_location(cfg, storage)
+    resources = {"CPU": tcfg.cpus_per_worker, **({"GPU": 1} if tcfg.use_gpu else {})}
+    return TorchTrainer(
+        train_stage_worker,
+        train_loop_config={"cfg": cfg, "stage": stage, "paths": paths, "init_adapters": init},
+        scaling_config=ScalingConfig(num_workers=tcfg.num_workers, use_gpu=tcfg.use_gpu,
+                                     resources_per_worker=resources),
+        datasets=data,
+        # Validation is not split: each worker reads all of it and evaluates every world_size-th batch.
+        dataset_config=DataConfig(datasets_to_split=[TRAIN]),
+        run_config=RunConfig(name=name, storage_path=location, storage_filesystem=fs,
+                             failure_config=FailureConfig(max_failures=tcfg.max_failures),
+                             checkpoint_config=CheckpointConfig(num_to_keep=tcfg.keep_checkpoints)))
+
+
+def stage_paths(cfg: Config, name: str, stage: int) -> StagePaths:
+    return StagePaths(export_dir=join_uri(cfg.output, f"stage{stage}"),
+                      tensorboard_dir=join_uri(cfg.output, "tensorboard", f"stage{stage}"),
+                      fault_marker=join_uri(cfg.output, "faults", f"{name}-stage{stage}"))
+
+
+def run_training(cfg: Config, log=print) -> TrainResult:
+    if cfg.train.stage not in STAGE_CHOICES:
+        raise ValueError(f"train.stage must be one of {sorted(STAGE_CHOICES)}, got {cfg.train.stage!r}")
+    if not cfg.train.features:
+        raise ValueError("train.features is required: the extract job's output URI")
+    storage = Storage(cfg.storage)
+    init_ray(cfg.ray)
+    dump_config(cfg, cfg.output)
+    data, n_train, n_val = datasets(cfg, storage)
+    result = TrainResult(run_name(cfg), videos=(n_train, n_val))
+    init = cfg.train.init_adapters
+    for stage in STAGE_CHOICES[cfg.train.stage]:
+        name = f"{result.run_name}-stage{stage}"
+        paths = stage_paths(cfg, result.run_name, stage)
+        log(f"stage {stage}: run {name}")
+        start = time.perf_counter()
+        fit = _trainer(cfg, stage, name, data, paths, init, storage).fit()
+        if fit.error:
+            raise RuntimeError(f"stage {stage} failed: {fit.error}") from fit.error
+        result.stages.append(StageResult(stage, name, dict(fit.metrics or {}), paths,
+                                         fit.checkpoint.path if fit.checkpoint else "",
+                                         time.perf_counter() - start))
+        init = paths.final
+    result.adapters = join_uri(cfg.output, FINAL_ADAPTERS)
+    storage.write_bytes(result.adapters, storage.read_bytes(init))
+    return result

@@ -1,0 +1,164 @@
+"""The Ray Train worker loop: one stage, DDP over the workers, each reading only its shard.
+
+Rank 0 writes checkpoints (reported to Ray, which keeps the last N in RunConfig.storage_path), the
+best adapters by validation loss, the final adapters and the TensorBoard events; every rank reports,
+so Ray's barrier stays aligned. A restarted worker group resumes from Ray's latest checkpoint."""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import ray.train
+import ray.train.torch
+import torch
+import torch.distributed as dist
+from ray.train.v2._internal.constants import DEFAULT_HEALTH_CHECK_INTERVAL_S
+
+from vidmusician.config.schema import Config
+from vidmusician.models.builders import build_model
+from vidmusician.models.checkpoint import load_adapters, save_adapters
+from vidmusician.storage import Storage, join_uri
+from vidmusician.train.batch import collate
+from vidmusician.train.data import TRAIN, VAL
+from vidmusician.train.loop import StageTrainer
+from vidmusician.train.state import read_checkpoint, write_checkpoint
+from vidmusician.train.tensorboard import EventLog
+
+
+@dataclass
+class StagePaths:
+    """Where a stage's outputs go (URIs, local or s3://)."""
+    export_dir: str        # <output>/stage<N>/: adapters.safetensors (final) and best.safetensors
+    tensorboard_dir: str   # <output>/tensorboard/stage<N>/
+    fault_marker: str      # written once when the injected fault fires, so it fires only once
+
+    @property
+    def final(self) -> str:
+        return join_uri(self.export_dir, "adapters.safetensors")
+
+    @property
+    def best(self) -> str:
+        return join_uri(self.export_dir, "best.safetensors")
+
+
+def _all_sum(values: list[float]) -> list[float]:
+    if not (dist.is_available() and dist.is_initialized()):
+        return values
+    t = torch.tensor(values, dtype=torch.float64)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def _train_batches(tcfg, device):
+    """Endless epochs over this worker's shard (full batches only, so every rank steps alike)."""
+    shard = ray.train.get_dataset_shard(TRAIN)
+    while True:
+        seen = 0
+        for batch in shard.iter_torch_batches(batch_size=tcfg.batch_size, collate_fn=collate, drop_last=True,
+                                              local_shuffle_buffer_size=tcfg.shuffle_buffer or None):
+            seen += 1
+            yield batch
+        if not seen:
+            raise RuntimeError(f"this worker's shard cannot fill one batch of {tcfg.batch_size} windows")
+
+
+def _validate(trainer: StageTrainer, tcfg, rank: int, world: int) -> float:
+    """Token-weighted validation loss over the whole (unsplit) validation set, batches dealt round-robin."""
+    shard = ray.train.get_dataset_shard(VAL)
+    mine = (b for i, b in enumerate(shard.iter_torch_batches(batch_size=tcfg.batch_size, collate_fn=collate))
+            if i % world == rank)
+    total, tokens = _all_sum(list(trainer.evaluate(mine)))
+    return total / tokens if tokens else float("nan")
+
+
+def _maybe_inject_fault(cfg: Config, paths: StagePaths, step: int, rank: int, world: int) -> None:
+    if cfg.train.fail_at_step != step or rank != world - 1:
+        return
+    storage = Storage(cfg.storage)
+    if storage.exists(paths.fault_marker):
+        return
+    storage.write_text(paths.fault_marker, f"worker {rank} killed at step {step}\n")
+    # Ray registers a reported checkpoint when its controller next polls the workers; a worker dying
+    # within one poll of a report loses that checkpoint. Wait two polls, so the fault is reproducible.
+    time.sleep(2 * DEFAULT_HEALTH_CHECK_INTERVAL_S)
+    os._exit(1)  # a worker dying mid-step, as a lost node would
+
+
+def _report(trainer: StageTrainer, metrics: dict, extra: dict, rank: int, events: EventLog | None) -> None:
+    """Every rank reports (Ray's barrier); rank 0 attaches the checkpoint, which Ray persists."""
+    report = {**metrics, "step": trainer.step, "stage": trainer.stage, **extra}
+    if events:
+        events.flush()
+    with tempfile.TemporaryDirectory() as tmp:
+        if rank == 0:
+            write_checkpoint(tmp, trainer, extra)
+            ray.train.report(report, checkpoint=ray.train.Checkpoint.from_directory(tmp))
+        else:
+            ray.train.report(report)
+
+
+def train_stage_worker(config: dict) -> None:
+    cfg: Config = config["cfg"]
+    stage: int = config["stage"]
+    paths: StagePaths = config["paths"]
+    tcfg = cfg.train
+    torch.set_num_threads(max(1, tcfg.torch_threads))
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    device = ray.train.torch.get_device()
+    torch.manual_seed(cfg.seed + rank)
+
+    model = build_model(cfg.model, str(device), cfg.seed)
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None and config.get("init_adapters"):
+        load_adapters(model, config["init_adapters"], cfg.storage)
+    trainer = StageTrainer(model, stage, tcfg, device, wrap=ray.train.torch.prepare_model)
+    extra = {"best_val": math.inf, "restarts": 0, "samples": 0, "tokens": 0}
+    if checkpoint is not None:
+        with checkpoint.as_directory() as d:
+            extra = read_checkpoint(d, trainer)
+        extra["restarts"] += 1
+    storage = Storage(cfg.storage)
+    events = EventLog(paths.tensorboard_dir, storage) if rank == 0 else None
+    batches = _train_batches(tcfg, device)
+    window_start, window_samples, window_tokens, window_steps = time.perf_counter(), 0, 0, 0
+    metrics: dict = {}
+
+    while not trainer.done:
+        batch = next(batches)
+        _maybe_inject_fault(cfg, paths, trainer.step + 1, rank, world)
+        metrics = trainer.train_step(batch)
+        window_samples, window_tokens = window_samples + batch.size, window_tokens + batch.tokens
+        window_steps += 1
+        step = trainer.step
+        if step % tcfg.log_every == 0 or trainer.done:
+            samples, tokens = _all_sum([window_samples, window_tokens])
+            elapsed = time.perf_counter() - window_start
+            # Wall time per step since the last log, data loading included; a validation or checkpoint
+            # done right after a log is counted in the next window.
+            metrics.update({"samples_per_s": samples / elapsed, "tokens_per_s": tokens / elapsed,
+                            "step_time_s": elapsed / window_steps})
+            extra["samples"] += samples
+            extra["tokens"] += tokens
+            window_start, window_samples, window_tokens, window_steps = time.perf_counter(), 0, 0, 0
+            if events:
+                events.scalars(step, {f"train/{k}": v for k, v in metrics.items()})
+        if step % tcfg.val_every == 0 or trainer.done:
+            metrics["val_loss"] = _validate(trainer, tcfg, rank, world)
+            if rank == 0 and metrics["val_loss"] < extra["best_val"]:
+                save_adapters(model, paths.best, cfg.storage)
+            extra["best_val"] = min(extra["best_val"], metrics["val_loss"])
+            if events:
+                events.scalars(step, {"val/loss": metrics["val_loss"]})
+        if step % tcfg.checkpoint_every == 0 or trainer.done:
+            if trainer.done and rank == 0:
+                save_adapters(model, paths.final, cfg.storage)
+            _report(trainer, metrics, extra, rank, events)
+    if not metrics:  # a finished run started again: report its last state, so the result carries it
+        _report(trainer, {}, extra, rank, events)
+    if events:
+        events.close()
