@@ -20,11 +20,12 @@ from typing import BinaryIO, Union
 import av
 import numpy as np
 
+from vidmusician.mux import add_aac_stream, encode_audio
+
 VIDEO_CODEC = "libx264"
 PIX_FMT = "yuv420p"
 X264_PRESET = "medium"
 GOP_S = 0.5  # longest distance between keyframes
-AUDIO_CODEC = "aac"
 
 Source = Union[str, BinaryIO]
 
@@ -43,23 +44,15 @@ def encode_mp4(frames: np.ndarray, fps: int, crf: int, audio: np.ndarray | None 
         gop = max(1, int(round(GOP_S * fps)))
         vs.options = {"crf": str(crf), "preset": X264_PRESET, "bf": "0", "g": str(gop)}
         if audio is not None:
-            aus = out.add_stream(AUDIO_CODEC, rate=sample_rate, layout="mono")
-            aus.bit_rate = audio_bitrate
-            aus.time_base = Fraction(1, sample_rate)
+            aus = add_aac_stream(out, sample_rate, audio_bitrate)
         for i, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             frame.pts = i
             out.mux(vs.encode(frame))
         out.mux(vs.encode(None))
         if audio is not None:
-            samples = np.asarray(audio, dtype=np.float32).reshape(1, -1)
-            step = aus.codec_context.frame_size  # 1024 for AAC; the last frame may be shorter
-            for start in range(0, samples.shape[1], step):
-                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + step]),
-                                                   format="fltp", layout="mono")
-                frame.sample_rate, frame.pts = sample_rate, start
-                out.mux(aus.encode(frame))
-            out.mux(aus.encode(None))
+            for packet in encode_audio(aus, audio, sample_rate):
+                out.mux(packet)
     return buf.getvalue()
 
 

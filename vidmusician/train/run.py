@@ -18,10 +18,10 @@ from vidmusician.raycluster import init_ray
 from vidmusician.storage import Storage, join_uri
 from vidmusician.train.batch import TRAIN_COLUMNS
 from vidmusician.train.data import TRAIN, VAL, dataset_videos, feature_shards, keep_split, validation_videos
+from vidmusician.train.state import ADAPTERS_FILE
 from vidmusician.train.worker import StagePaths, train_stage_worker
 
 STAGE_CHOICES = {"1": (1,), "2": (2,), "both": (1, 2)}
-FINAL_ADAPTERS = "adapters.safetensors"
 
 
 @dataclass
@@ -126,6 +126,6 @@ def run_training(cfg: Config, log=print) -> TrainResult:
                                          fit.checkpoint.path if fit.checkpoint else "",
                                          time.perf_counter() - start))
         init = paths.final
-    result.adapters = join_uri(cfg.output, FINAL_ADAPTERS)
+    result.adapters = join_uri(cfg.output, ADAPTERS_FILE)
     storage.write_bytes(result.adapters, storage.read_bytes(init))
     return result

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from vidmusician.models.checkpoint import adapter_bytes
-from vidmusician.models.vidmusician import VidMusician, is_adapter_param
+from vidmusician.models.vidmusician import is_adapter_param
 from vidmusician.train.loop import StageTrainer
 
 ADAPTERS_FILE = "adapters.safetensors"
@@ -23,8 +24,6 @@ def write_checkpoint(directory: str | Path, trainer: StageTrainer, extra: dict) 
 
 def read_checkpoint(directory: str | Path, trainer: StageTrainer) -> dict:
     """Restores adapters and trainer state in place; returns the extra dict saved with them."""
-    from safetensors.torch import load_file
-
     d = Path(directory)
     state = load_file(str(d / ADAPTERS_FILE))
     if not all(is_adapter_param(k) for k in state):
@@ -34,7 +33,3 @@ def read_checkpoint(directory: str | Path, trainer: StageTrainer) -> dict:
     trainer.load_state_dict(saved["trainer"])
     trainer.model.set_stage(trainer.stage)
     return saved["extra"]
-
-
-def adapter_count(model: VidMusician) -> int:
-    return sum(v.numel() for v in model.adapter_state_dict().values())

@@ -10,12 +10,12 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import ray.train
 import ray.train.torch
 import torch
 import torch.distributed as dist
+# Ray's own poll interval (pinned Ray; a private module, so a Ray upgrade must recheck it).
 from ray.train.v2._internal.constants import DEFAULT_HEALTH_CHECK_INTERVAL_S
 
 from vidmusician.config.schema import Config
@@ -25,7 +25,7 @@ from vidmusician.storage import Storage, join_uri
 from vidmusician.train.batch import collate
 from vidmusician.train.data import TRAIN, VAL
 from vidmusician.train.loop import StageTrainer
-from vidmusician.train.state import read_checkpoint, write_checkpoint
+from vidmusician.train.state import ADAPTERS_FILE, read_checkpoint, write_checkpoint
 from vidmusician.train.tensorboard import EventLog
 
 
@@ -38,7 +38,7 @@ class StagePaths:
 
     @property
     def final(self) -> str:
-        return join_uri(self.export_dir, "adapters.safetensors")
+        return join_uri(self.export_dir, ADAPTERS_FILE)
 
     @property
     def best(self) -> str:
@@ -53,7 +53,7 @@ def _all_sum(values: list[float]) -> list[float]:
     return t.tolist()
 
 
-def _train_batches(tcfg, device):
+def _train_batches(tcfg):
     """Endless epochs over this worker's shard (full batches only, so every rank steps alike)."""
     shard = ray.train.get_dataset_shard(TRAIN)
     while True:
@@ -124,7 +124,7 @@ def train_stage_worker(config: dict) -> None:
         extra["restarts"] += 1
     storage = Storage(cfg.storage)
     events = EventLog(paths.tensorboard_dir, storage) if rank == 0 else None
-    batches = _train_batches(tcfg, device)
+    batches = _train_batches(tcfg)
     window_start, window_samples, window_tokens, window_steps = time.perf_counter(), 0, 0, 0
     metrics: dict = {}
 

@@ -1,0 +1,53 @@
+"""Per-video rhythm scores that need no model weights: visual beats of the video against the onsets
+of its music (the score table of the soundtracking job).
+
+Visual beats come from the rhythm curve the model itself is fed (mean patch change per frame at the
+LM frame rate): librosa's peak picker with a 0.2 s exclusion (cuts and hits are rarely closer) and a
+threshold of the curve's mean plus VISUAL_DELTA_STD standard deviations over a 1 s neighbourhood.
+Music onsets: the shared percussive-hit detector (metrics/onsets.py); tempo: librosa's beat tracker."""
+from __future__ import annotations
+
+import librosa
+import numpy as np
+
+from vidmusician.metrics.onsets import detect_hits
+from vidmusician.metrics.rhythm import beat_alignment_score, beats_coverage_score, beats_hit_score, onset_f1
+
+VISUAL_WAIT_S = 0.2
+VISUAL_AVG_S = 0.5        # each side of a frame, for the local mean
+VISUAL_MAX_S = 0.1        # each side of a frame, for the local maximum
+VISUAL_DELTA_STD = 1.0
+# d_0 = 1 by definition (no previous frame): the first frames of the curve are not a visual event.
+VISUAL_SKIP_S = 0.1
+
+
+def visual_beats(curve: np.ndarray, rate: float) -> np.ndarray:
+    """Times (s) of the visual beats in a rhythm curve [T] or [T, S] (the mean change is column 0)."""
+    x = np.asarray(curve, dtype=np.float64)
+    x = x[:, 0] if x.ndim == 2 else x
+    skip = int(round(VISUAL_SKIP_S * rate))
+    if len(x) <= skip + 1:
+        return np.zeros(0)
+    x = x.copy()
+    x[:skip] = x[skip:].min()
+    frames = lambda s: max(1, int(round(s * rate)))  # noqa: E731
+    peaks = librosa.util.peak_pick(x, pre_max=frames(VISUAL_MAX_S), post_max=frames(VISUAL_MAX_S),
+                                   pre_avg=frames(VISUAL_AVG_S), post_avg=frames(VISUAL_AVG_S),
+                                   delta=VISUAL_DELTA_STD * float(x[skip:].std()), wait=frames(VISUAL_WAIT_S))
+    return peaks / rate
+
+
+def music_tempo(wav: np.ndarray, sr: int) -> float:
+    tempo, _ = librosa.beat.beat_track(y=np.asarray(wav, np.float32), sr=sr)
+    return float(np.atleast_1d(tempo)[0])
+
+
+def rhythm_scores(visual: np.ndarray, wav: np.ndarray, sr: int, duration_s: float) -> dict[str, float]:
+    """The score-table columns for one video: its visual beats against its new music's onsets."""
+    onsets = detect_hits(np.asarray(wav, np.float32), sr)
+    return {"visual_beats": int(len(visual)), "music_onsets": int(len(onsets)),
+            "tempo_bpm": music_tempo(wav, sr),
+            "onset_f1": onset_f1(onsets, visual),
+            "beats_hit": beats_hit_score(onsets, visual, duration_s),
+            "beats_coverage": beats_coverage_score(onsets, visual, duration_s),
+            "beat_alignment": beat_alignment_score(visual, onsets)}
