@@ -16,8 +16,10 @@ from vidmusician.models.builders import build_model
 from vidmusician.models.checkpoint import load_adapters, read_adapters
 from vidmusician.storage import Storage, join_uri
 from vidmusician.synth.world import write_world
-from vidmusician.train.data import dataset_videos, keep_split, validation_videos
+from vidmusician.train.batch import TRAIN_COLUMNS
+from vidmusician.train.data import dataset_videos, keep_split, read_windows, validation_videos
 from vidmusician.train.loop import lr_factor
+from vidmusician.train.plain import train_stage_plain
 from vidmusician.train.run import run_training
 from vidmusician.config.schema import StageSchedule
 
@@ -67,6 +69,22 @@ def test_schedule_warms_up_then_decays_to_the_floor():
     factors = [lr_factor(i, s, 0.1) for i in range(11)]
     assert factors[0] == 0.5 and factors[1] == 1.0 and factors[2] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(factors[2:], factors[3:])) and factors[10] == pytest.approx(0.1)
+
+
+def test_plain_loop_learns_from_the_same_dataset(features):
+    """The benchmark's baseline: the same step logic in one process, on the windows read back whole."""
+    ids, columns = read_windows(features, Storage(), TRAIN_COLUMNS)
+    assert len(ids) == 12 and columns["codes"].shape == (12, 4, 200) and columns["cls"].shape == (12, 4, 32)
+    cfg = debug_config("train.batch_size=4", "train.stage2.steps=15", "train.stage2.lr=1e-2", "train.val_every=5")
+    val = validation_videos(ids, cfg.train.val_fraction, cfg.seed)
+    is_val = np.array([v in val for v in ids])
+    model = build_model(cfg.model)
+    frozen = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith(("semantic.", "rhythm."))}
+    rows = np.arange(len(ids))
+    history = train_stage_plain(model, 2, cfg.train, columns, rows[~is_val], rows[is_val], log=lambda *_: None)
+    assert np.mean(history["loss"][-3:]) < np.mean(history["loss"][:3])
+    assert [s for s, _ in history["val"]] == [5, 10, 15]
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in frozen.items())  # the backbone never moved
 
 
 def test_two_stage_run_checkpoints_to_s3(features, ray_local):
