@@ -21,8 +21,7 @@ import torch
 from vidmusician.cli import EXIT_OK, run_job
 from vidmusician.config import Config, dump_config
 from vidmusician.data.pipeline import run_extract
-from vidmusician.decode import sample_frames
-from vidmusician.features import video_features
+from vidmusician.features import uri_features
 from vidmusician.models.builders import build_clip_encoder, build_model
 from vidmusician.models.checkpoint import load_adapters
 from vidmusician.models.generation import soundtrack
@@ -41,20 +40,14 @@ def soundtrack_silent(cfg: Config, silent_rows: list[dict], adapters: str, music
     torch.manual_seed(cfg.seed)
     model = load_adapters(build_model(cfg.model, cfg.device, cfg.seed), adapters, cfg.storage).eval()
     encoder = build_clip_encoder(cfg.model.clip, cfg.device, cfg.seed)
-    feats = []
-    for row in silent_rows:
-        with storage.local_copy(row["uri"]) as path:
-            video = sample_frames(path, cfg.model.rhythm.fps, encoder.image_size)
-        feats.append(video_features(encoder, video.frames, video.duration_s, cfg.model, model.frame_rate))
+    feats = [uri_features(encoder, row["uri"], cfg.model, model.frame_rate, storage) for row in silent_rows]
     generator = torch.Generator().manual_seed(cfg.seed)
-    seconds, size = 0.0, cfg.generation.batch_size
-    for b in range(0, len(feats), size):
-        for row, wav in zip(silent_rows[b:b + size], soundtrack(model, feats[b:b + size], cfg.generation,
-                                                               generator=generator)):
-            buf = io.BytesIO()
-            soundfile.write(buf, wav.numpy(), model.sample_rate, format="WAV")
-            storage.write_bytes(join_uri(music_dir, f"{row['video_id']}.wav"), buf.getvalue())
-            seconds += wav.shape[-1] / model.sample_rate
+    seconds = 0.0
+    for row, wav in zip(silent_rows, soundtrack(model, feats, cfg.generation, generator=generator)):
+        buf = io.BytesIO()
+        soundfile.write(buf, wav.numpy(), model.sample_rate, format="WAV")
+        storage.write_bytes(join_uri(music_dir, f"{row['video_id']}.wav"), buf.getvalue())
+        seconds += wav.shape[-1] / model.sample_rate
     return seconds
 
 

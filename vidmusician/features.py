@@ -10,9 +10,11 @@ import numpy as np
 import torch
 
 from vidmusician.config.schema import ModelConfig
+from vidmusician.decode import sample_frames
 from vidmusician.models.clip_encoder import ClipEncoder
 from vidmusician.models.generation import VideoFeatures
 from vidmusician.models.rhythm import patch_change_curve, resample_curve
+from vidmusician.storage import Storage
 
 
 def semantic_indices(num_frames: int, rhythm_fps: float, semantic_fps: float) -> np.ndarray:
@@ -39,3 +41,11 @@ def video_features(encoder: ClipEncoder, frames: np.ndarray, duration_s: float, 
     """Whole-video features: rhythm curve covering the whole duration."""
     cls, rhythm = clip_features(encoder, frames, mcfg, frame_rate, math.ceil(duration_s * frame_rate))
     return VideoFeatures(cls=cls.cpu(), rhythm=rhythm.cpu(), duration_s=duration_s)
+
+
+def uri_features(encoder: ClipEncoder, uri: str, mcfg: ModelConfig, frame_rate: float,
+                 storage: Storage) -> VideoFeatures:
+    """Whole-video features of the video at `uri` (local or s3://), decoded at the rhythm rate."""
+    with storage.local_copy(uri) as path:
+        video = sample_frames(path, mcfg.rhythm.fps, encoder.image_size)
+    return video_features(encoder, video.frames, video.duration_s, mcfg, frame_rate)

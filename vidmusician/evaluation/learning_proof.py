@@ -11,8 +11,7 @@ import numpy as np
 import torch
 
 from vidmusician.config import Config
-from vidmusician.decode import sample_frames
-from vidmusician.features import video_features
+from vidmusician.features import uri_features
 from vidmusician.metrics.music_class import MusicClassifier
 from vidmusician.metrics.onsets import detect_hits
 from vidmusician.metrics.rhythm import beats_hit_score, onset_f1
@@ -41,11 +40,8 @@ def held_out_videos(cfg: Config, output_uri: str, count: int, seed: int, frame_r
     world = replace(cfg.world, num_videos=count, seed=seed, with_audio=False)
     truth = write_world(replace(cfg, world=world), output_uri)
     encoder = build_clip_encoder(cfg.model.clip, "cpu", cfg.seed)
-    storage, feats = Storage(cfg.storage), []
-    for uri in truth.column("uri").to_pylist():
-        with storage.local_copy(uri) as path:
-            video = sample_frames(path, cfg.model.rhythm.fps, encoder.image_size)
-        feats.append(video_features(encoder, video.frames, video.duration_s, cfg.model, frame_rate))
+    storage = Storage(cfg.storage)
+    feats = [uri_features(encoder, uri, cfg.model, frame_rate, storage) for uri in truth.column("uri").to_pylist()]
     return HeldOut(feats, truth.column("class_name").to_pylist(),
                    [np.asarray(t) for t in truth.column("event_times").to_pylist()])
 
@@ -61,10 +57,7 @@ def score(model: VidMusician, held: HeldOut, cfg: Config, clf: MusicClassifier, 
           conditioned: bool = True) -> dict[str, float]:
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    waves = []
-    for b in range(0, len(held.feats), cfg.generation.batch_size):
-        waves += soundtrack(model, held.feats[b:b + cfg.generation.batch_size], cfg.generation,
-                            generator=generator, conditioned=conditioned)
+    waves = soundtrack(model, held.feats, cfg.generation, generator=generator, conditioned=conditioned)
     sr = model.sample_rate
     f1s, bhs = [], []
     for wav, events, feat in zip(waves, held.events, held.feats):

@@ -134,11 +134,19 @@ def window_conditions(feats: list[VideoFeatures], windows: list[Window], frame_r
 def soundtrack(model: VidMusician, feats: list[VideoFeatures], gcfg: GenerationConfig,
                cfg: bool = True, generator: torch.Generator | None = None,
                conditioned: bool = True) -> list[torch.Tensor]:
-    """Music for a batch of videos: a mono waveform per video of exactly its duration.
-    conditioned=False ignores the videos (null conditions, no CFG): the frozen backbone on its own.
+    """Music for any number of videos: a mono waveform per video of exactly its duration, made in
+    batches of `gcfg.batch_size` videos. conditioned=False ignores the videos (null conditions, no
+    CFG): the frozen backbone on its own."""
+    waves: list[torch.Tensor] = []
+    for b in range(0, len(feats), gcfg.batch_size):
+        waves += _soundtrack_batch(model, feats[b:b + gcfg.batch_size], gcfg, cfg, generator, conditioned)
+    return waves
 
-    Videos advance window by window in lockstep, so each LM step serves every video in the batch
-    (and both CFG branches) at once."""
+
+def _soundtrack_batch(model: VidMusician, feats: list[VideoFeatures], gcfg: GenerationConfig,
+                      cfg: bool, generator: torch.Generator | None, conditioned: bool) -> list[torch.Tensor]:
+    """One batch: videos advance window by window in lockstep, so each LM step serves every video in
+    the batch (and both CFG branches) at once."""
     device = next(model.lm.parameters()).device
     fr, sr = model.frame_rate, model.sample_rate
     window, context = round(gcfg.window_s * fr), round(gcfg.context_s * fr)

@@ -31,5 +31,4 @@ def read_checkpoint(directory: str | Path, trainer: StageTrainer) -> dict:
     trainer.model.load_state_dict(state, strict=False)
     saved = torch.load(d / TRAINER_FILE, weights_only=True)
     trainer.load_state_dict(saved["trainer"])
-    trainer.model.set_stage(trainer.stage)
     return saved["extra"]
