@@ -1,6 +1,6 @@
 """Peak memory of the feature pipeline as the number of videos grows (it streams: the peak should
 not grow with the input count). Runs the extract job on N and 4N synthetic videos in one Ray session
-and samples the summed RSS of the driver and every Ray process on the machine.
+and samples the summed RSS of the driver and every Ray process it started (bench/memory.py).
 Usage: python bench/bench_extract_memory.py [--videos N] [--out FILE]
 """
 from __future__ import annotations
@@ -8,51 +8,16 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import threading
-import time
 from pathlib import Path
 
-import psutil
+from memory import peak_during
 
 from vidmusician.config import load_config
 from vidmusician.data.pipeline import run_extract
 from vidmusician.raycluster import init_ray
 from vidmusician.synth.world import write_world
 
-SAMPLE_S = 0.2
 GROWTH = 4
-
-
-def ray_rss() -> int:
-    """RSS of this process and every Ray process (raylet, GCS, workers, object store)."""
-    total = psutil.Process().memory_info().rss
-    for p in psutil.process_iter(["name", "cmdline"]):
-        try:
-            cmd = " ".join(p.info["cmdline"] or [])
-            if p.pid != psutil.Process().pid and ("ray::" in cmd or "raylet" in cmd or "gcs_server" in cmd
-                                                  or "ray/_private" in cmd):
-                total += p.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return total
-
-
-def peak_during(fn) -> tuple[int, object]:
-    peak, done = [0], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], ray_rss())
-            time.sleep(SAMPLE_S)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        result = fn()
-    finally:
-        done.set()
-        thread.join()
-    return peak[0], result
 
 
 def main() -> None:

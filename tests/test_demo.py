@@ -1,27 +1,37 @@
 """README command 1's job, end to end in a subprocess, as a user runs it."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
+import pyarrow.parquet as pq
 import soundfile
 
+from test_mux import video_duration
 from vidmusician.synth.world import read_ground_truth
 
 
 def test_demo_job_runs_end_to_end(tmp_path):
     out = tmp_path / "demo"
-    proc = subprocess.run([sys.executable, "jobs/demo.py", "preset=debug", f"output={out}"],
+    # A relative output, as in the README: Ray Train's workers run in another directory.
+    proc = subprocess.run([sys.executable, "jobs/demo.py", "preset=debug", f"output={os.path.relpath(out)}"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "6 wavs" in proc.stdout and str(out) in proc.stdout
+    assert "videos 6: ok 6, error 0" in proc.stdout
     assert "stage 1: 10 steps" in proc.stdout and "stage 2: 10 steps" in proc.stdout  # training summary
     assert (out / "train" / "adapters.safetensors").exists()  # the export the music was made with
     silent = read_ground_truth(str(out / "silent")).to_pylist()
     assert len(silent) == 6 and not any(r["has_audio"] for r in silent)
+    (review,) = (out / "soundtracks").glob("mv-*/review/index.html")
+    assert f"review page: {review}" in proc.stdout
+    scores = {r["source_uri"]: r for r in pq.read_table(review.parent.parent / "scores.parquet").to_pylist()}
+    assert len(scores) == 6 and all(r["status"] == "ok" for r in scores.values())
     for row in silent:
-        info = soundfile.info(str(out / "music" / f"{row['video_id']}.wav"))
+        made = scores[row["uri"]]
+        info = soundfile.info(made["music_uri"])
         assert abs(info.frames / info.samplerate - row["duration_s"]) < 1e-3
+        assert abs(video_duration(made["video_uri"]) - row["duration_s"]) < 0.05
     assert (out / "config.yaml").exists() and len(read_ground_truth(str(out / "world"))) == 6
 
 

@@ -8,6 +8,8 @@ import pytest
 from model_fixtures import debug_config
 from vidmusician.decode import sample_frames
 from vidmusician.features import video_features
+from vidmusician.metrics.flow_beats import flow_beats
+from vidmusician.metrics.onsets import match
 from vidmusician.metrics.rhythm import onset_f1
 from vidmusician.metrics.scores import rhythm_scores, visual_beats
 from vidmusician.models.builders import build_clip_encoder
@@ -48,3 +50,39 @@ def test_scores_tell_music_on_the_beats_from_music_off_them(clips):
     for r in on + off:
         assert 0 <= r["onset_f1"] <= 1 and 0 <= r["beats_hit"] <= 1 and 0 <= r["beat_alignment"] <= 1
         assert r["visual_beats"] > 0 and 40 <= r["tempo_bpm"] <= 250
+
+
+def test_flow_beats_find_the_motion_events(clips):
+    """The Davis & Agrawala style detector sees motion: cuts and motion bursts, not flashes (a
+    brightness change moves nothing). Its beats must hit those events and little else."""
+    scfg, fps = debug_config().soundtrack.scores, 25.0
+    hits_motion = motion_events = hits_any = beats_total = 0
+    for row, _, _, _ in clips:
+        video = sample_frames(row["uri"], fps, scfg.flow_size)
+        beats = flow_beats(video.frames, fps, scfg.flow_size, scfg.flow_bins)
+        times, kinds = np.array(row["event_times"]), np.array(row["event_kinds"])
+        motion = times[kinds != "flash"]
+        hits_motion += round(match(beats, motion, 0.07)[1] * len(motion))
+        hits_any += round(match(beats, times, 0.07)[0] * len(beats))
+        motion_events, beats_total = motion_events + len(motion), beats_total + len(beats)
+    assert motion_events >= 6 and hits_motion / motion_events >= 0.9  # recall on motion events
+    assert hits_any / beats_total >= 0.8                                # precision against all events
+
+
+def test_model_scores_are_absent_unless_configured():
+    from vidmusician.metrics import model_scores
+    from vidmusician.soundtrack.table import to_table
+
+    assert model_scores.build_scorers({}) == {}
+    with pytest.raises(ValueError, match="no scorer registered for \\['kl'\\]"):
+        model_scores.build_scorers({"kl": "/weights/kl"})
+    with pytest.raises(ValueError, match="has no column"):
+        model_scores.register("made-up")
+    model_scores.register("kl")(lambda weights: lambda frames, fps, wav, sr: len(weights))
+    try:
+        (scorer,) = model_scores.build_scorers({"kl": "/weights/kl"}).values()
+        assert scorer(None, 25.0, None, 16000) == len("/weights/kl")
+    finally:
+        model_scores._FACTORIES.pop("kl")
+    row = to_table([{"video_id": "v", "status": "ok", "onset_f1": 0.5}]).to_pylist()[0]
+    assert row["onset_f1"] == 0.5 and row["kl"] is None and row["fad"] is None  # null, not 0

@@ -23,4 +23,5 @@ def init_ray(rcfg: RayConfig) -> None:
         ray.init(address=rcfg.address, runtime_env={"env_vars": env})
         return
     env.update({k: os.environ[k] for k in FORWARDED_ENV if k in os.environ})
-    ray.init(num_cpus=rcfg.num_cpus, include_dashboard=False, runtime_env={"env_vars": env})
+    # "local": always a new local Ray; without it ray.init would join any `ray start` cluster on the machine.
+    ray.init(address="local", num_cpus=rcfg.num_cpus, include_dashboard=False, runtime_env={"env_vars": env})

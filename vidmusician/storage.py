@@ -84,6 +84,14 @@ def join_uri(prefix: str, *parts: str) -> str:
     return head + result
 
 
+def absolute_uri(uri: Optional[str]) -> Optional[str]:
+    """A local path made absolute (for processes that run elsewhere: Ray Train workers chdir into
+    their run's directory); URIs with a scheme and empty values unchanged."""
+    if not uri or _scheme(uri):
+        return uri
+    return os.path.abspath(os.path.expanduser(uri))
+
+
 def _split_s3(uri: str) -> tuple[str, str]:
     bucket, _, key = uri[len("s3://"):].partition("/")
     if not bucket:

@@ -6,7 +6,7 @@ overrides the preset. Unknown keys and wrong types are rejected by omegaconf's s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 
 @dataclass
@@ -192,6 +192,9 @@ class DataConfig:
     separation_model: Optional[str] = None
     # Decode stage (CPU tasks).
     decode_num_cpus: float = 1.0
+    # Extra Ray resources a decode task needs, e.g. {cpu_pool: 1} to keep decoding on the CPU nodes
+    # that advertise `cpu_pool` (cluster/kuberay/raycluster.yaml); empty = any node with a free CPU.
+    decode_resources: Dict[str, float] = field(default_factory=dict)
     # Feature stage (actor pool; GPU when feature_num_gpus > 0, else CPU).
     feature_num_gpus: float = 0.0
     feature_num_cpus: float = 1.0
@@ -307,6 +310,47 @@ class ProofConfig:
 
 
 @dataclass
+class ScoresConfig:
+    """Per-video scores of the soundtracking job (metrics/scores.py, metrics/flow_beats.py)."""
+    # Davis & Agrawala style flow beats: Farneback optical flow on grey frames of this size,
+    # binned by direction into a directogram of `flow_bins` bins.
+    flow_size: int = 64
+    flow_bins: int = 32
+    # Scores that need model weights (FAD, KL, ImageBind-style): scorer name -> weights (hub id or
+    # local dir). Unconfigured scores are absent (null) in the table, never zero.
+    model_scores: Dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SoundtrackConfig:
+    """The nightly bulk soundtracking job (jobs/soundtrack.py)."""
+    # Adapters to load (a training run's export, any URI); null = the base model with null visual
+    # conditions, for comparison.
+    adapters: Optional[str] = None
+    # Generation actor pool: each actor loads backbone, CLIP and adapters once.
+    actors_min: int = 1
+    actors_max: int = 1
+    num_gpus: float = 0.0
+    num_cpus: float = 1.0
+    # Extra Ray resources per generation actor (e.g. a custom accelerator resource).
+    actor_resources: Dict[str, float] = field(default_factory=dict)
+    # CPU tasks that mux, score and write each soundtrack.
+    write_num_cpus: float = 1.0
+    # Inputs longer than this are error rows (their frames would not fit a generation batch).
+    max_duration_s: float = 600.0
+    # Outcomes are flushed to storage every this many videos or seconds (what a killed run keeps).
+    flush_every: int = 64
+    flush_s: float = 60.0
+    # A rerun retries inputs that ended in an error (false: an error is an outcome like any other).
+    retry_errors: bool = False
+    # Seconds between progress lines.
+    progress_every_s: float = 10.0
+    # Review page: the score the "worst first" button sorts by.
+    review_sort_key: str = "onset_f1"
+    scores: ScoresConfig = field(default_factory=ScoresConfig)
+
+
+@dataclass
 class Config:
     preset: str = "debug"
     # Top-level contract shared by every job.
@@ -323,3 +367,4 @@ class Config:
     toy: ToyConfig = field(default_factory=ToyConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     proof: ProofConfig = field(default_factory=ProofConfig)
+    soundtrack: SoundtrackConfig = field(default_factory=SoundtrackConfig)

@@ -38,7 +38,8 @@ def build_dataset(cfg: Config, inputs: list[dict]) -> ray.data.Dataset:
     ctx.enable_progress_bars = True
     # One input per block: decode tasks spread over the cluster instead of queueing in one task.
     ds = ray.data.from_items(inputs, override_num_blocks=max(1, len(inputs)))
-    ds = ds.flat_map(decode_video, fn_kwargs={"cfg": cfg}, num_cpus=data.decode_num_cpus)
+    ds = ds.flat_map(decode_video, fn_kwargs={"cfg": cfg}, num_cpus=data.decode_num_cpus,
+                     resources=data.decode_resources or None)
     ds = ds.map_batches(WindowFeaturizer, fn_constructor_args=(cfg,), batch_size=data.feature_batch_size,
                         batch_format="numpy", num_cpus=data.feature_num_cpus, num_gpus=data.feature_num_gpus,
                         compute=ray.data.ActorPoolStrategy(min_size=data.feature_actors_min,

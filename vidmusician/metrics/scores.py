@@ -21,10 +21,10 @@ VISUAL_DELTA_STD = 1.0
 VISUAL_SKIP_S = 0.1
 
 
-def visual_beats(curve: np.ndarray, rate: float) -> np.ndarray:
-    """Times (s) of the visual beats in a rhythm curve [T] or [T, S] (the mean change is column 0)."""
-    x = np.asarray(curve, dtype=np.float64)
-    x = x[:, 0] if x.ndim == 2 else x
+def pick_beats(envelope: np.ndarray, rate: float) -> np.ndarray:
+    """Times (s) of the peaks of a visual envelope sampled at `rate`: librosa's peak picker, local
+    maximum over VISUAL_MAX_S, above the local mean (VISUAL_AVG_S) by VISUAL_DELTA_STD std."""
+    x = np.asarray(envelope, dtype=np.float64)
     skip = int(round(VISUAL_SKIP_S * rate))
     if len(x) <= skip + 1:
         return np.zeros(0)
@@ -37,17 +37,29 @@ def visual_beats(curve: np.ndarray, rate: float) -> np.ndarray:
     return peaks / rate
 
 
+def visual_beats(curve: np.ndarray, rate: float) -> np.ndarray:
+    """Times (s) of the visual beats in a rhythm curve [T] or [T, S] (the mean change is column 0)."""
+    x = np.asarray(curve, dtype=np.float64)
+    return pick_beats(x[:, 0] if x.ndim == 2 else x, rate)
+
+
 def music_tempo(wav: np.ndarray, sr: int) -> float:
     tempo, _ = librosa.beat.beat_track(y=np.asarray(wav, np.float32), sr=sr)
     return float(np.atleast_1d(tempo)[0])
 
 
-def rhythm_scores(visual: np.ndarray, wav: np.ndarray, sr: int, duration_s: float) -> dict[str, float]:
-    """The score-table columns for one video: its visual beats against its new music's onsets."""
+def rhythm_scores(visual: np.ndarray, wav: np.ndarray, sr: int, duration_s: float,
+                  flow: np.ndarray | None = None) -> dict[str, float]:
+    """The score-table columns for one video: its visual beats (from the rhythm curve, and from the
+    flow detector when given) against its new music's onsets."""
     onsets = detect_hits(np.asarray(wav, np.float32), sr)
-    return {"visual_beats": int(len(visual)), "music_onsets": int(len(onsets)),
-            "tempo_bpm": music_tempo(wav, sr),
-            "onset_f1": onset_f1(onsets, visual),
-            "beats_hit": beats_hit_score(onsets, visual, duration_s),
-            "beats_coverage": beats_coverage_score(onsets, visual, duration_s),
-            "beat_alignment": beat_alignment_score(visual, onsets)}
+    scores = {"visual_beats": int(len(visual)), "music_onsets": int(len(onsets)),
+              "tempo_bpm": music_tempo(wav, sr),
+              "onset_f1": onset_f1(onsets, visual),
+              "beats_hit": beats_hit_score(onsets, visual, duration_s),
+              "beats_coverage": beats_coverage_score(onsets, visual, duration_s),
+              "beat_alignment": beat_alignment_score(visual, onsets)}
+    if flow is not None:
+        scores.update(flow_beats=int(len(flow)), onset_f1_flow=onset_f1(onsets, flow))
+    scores["music_onset_times"] = [float(t) for t in onsets]
+    return scores

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import ray
 from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
@@ -15,7 +15,7 @@ from ray.train.torch import TorchTrainer
 
 from vidmusician.config import Config, dump_config
 from vidmusician.raycluster import init_ray
-from vidmusician.storage import Storage, join_uri
+from vidmusician.storage import Storage, absolute_uri, join_uri
 from vidmusician.train.batch import TRAIN_COLUMNS
 from vidmusician.train.data import TRAIN, VAL, dataset_videos, feature_shards, keep_split, validation_videos
 from vidmusician.train.state import ADAPTERS_FILE
@@ -103,7 +103,16 @@ def stage_paths(cfg: Config, name: str, stage: int) -> StagePaths:
                       fault_marker=join_uri(cfg.output, "faults", f"{name}-stage{stage}"))
 
 
+def absolute_paths(cfg: Config) -> Config:
+    """Local paths resolved on the driver: Ray Train workers run in their run's own directory."""
+    t = cfg.train
+    return replace(cfg, output=absolute_uri(cfg.output), train=replace(
+        t, features=absolute_uri(t.features), storage_path=absolute_uri(t.storage_path),
+        init_adapters=absolute_uri(t.init_adapters)))
+
+
 def run_training(cfg: Config, log=print) -> TrainResult:
+    cfg = absolute_paths(cfg)
     if cfg.train.stage not in STAGE_CHOICES:
         raise ValueError(f"train.stage must be one of {sorted(STAGE_CHOICES)}, got {cfg.train.stage!r}")
     if not cfg.train.features:

@@ -1,0 +1,63 @@
+"""Stage placement on a multi-node Ray cluster simulated on this machine (ray.cluster_utils.Cluster):
+a CPU-only node advertising `cpu_pool` (as the KubeRay `cpu` group does) and a node advertising an
+accelerator-like resource. Decoding and writing must run on the CPU node and generation on the other;
+while training holds every accelerator, the generation pool waits instead of failing, and the job
+completes once it is released."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import ray
+from ray.cluster_utils import Cluster
+
+from model_fixtures import debug_config
+from vidmusician.soundtrack.pipeline import run_soundtrack
+from vidmusician.synth.world import write_world
+
+ACCEL = "accel"  # stands in for GPU: CPU machines cannot advertise real GPUs to Ray
+HELD_S = 20
+
+
+@pytest.fixture
+def cluster():
+    ray.shutdown()
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})  # like the KubeRay head: no work
+    cpu = c.add_node(num_cpus=3, resources={"cpu_pool": 100})
+    accel = c.add_node(num_cpus=1, resources={ACCEL: 1})
+    ray.init(address=c.address)
+    yield c, cpu.node_id, accel.node_id
+    ray.shutdown()
+    c.shutdown()
+
+
+@ray.remote(resources={ACCEL: 1}, num_cpus=0)
+class Trainer:
+    """Holds the only accelerator, as a training run would."""
+
+    def ready(self) -> bool:
+        return True
+
+
+@pytest.mark.timeout(900)
+def test_decode_on_cpu_node_generation_on_accelerator_node_and_waits_for_it(cluster, tmp_path):
+    _, cpu_node, accel_node = cluster
+    write_world(debug_config("world.num_videos=4", "world.with_audio=false"), str(tmp_path / "world"))
+    cfg = debug_config(f"input={tmp_path / 'world' / 'videos'}", f"output={tmp_path / 'out'}",
+                       "data.decode_resources.cpu_pool=1", f"soundtrack.actor_resources.{ACCEL}=1",
+                       "generation.batch_size=2")
+    trainer = Trainer.remote()
+    ray.get(trainer.ready.remote())
+    result: dict = {}
+    job = threading.Thread(target=lambda: result.update(out=run_soundtrack(cfg)), daemon=True)
+    job.start()
+    time.sleep(HELD_S)
+    assert job.is_alive() and "out" not in result  # waiting for the accelerator, not failed
+    ray.kill(trainer)
+    job.join(timeout=600)
+    rows = result["out"].table.to_pylist()
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"ok"}
+    assert {r["decode_node"] for r in rows} == {cpu_node}
+    assert {r["generate_node"] for r in rows} == {accel_node}
+    assert {r["write_node"] for r in rows} == {cpu_node}

@@ -1,0 +1,75 @@
+"""CPU stage of the soundtracking job: one input -> one row. Hashes the file, reuses a finished
+soundtrack of the same content (same model version), else decodes frames at the rhythm rate at the
+encoder's size and finds the video's flow beats. Any failure is an error row with its reason.
+No torch here: Ray workers import this module to run it."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import ray
+
+from vidmusician.config.schema import Config
+from vidmusician.data.decode_stage import file_sha256
+from vidmusician.data.windows import pack
+from vidmusician.decode import DecodeError, VideoFrames, sample_times
+from vidmusician.metrics.flow_beats import flow_beats
+from vidmusician.soundtrack.layout import Layout
+from vidmusician.soundtrack.table import STATUS_ERROR, STATUS_OK
+from vidmusician.storage import Storage, StorageError
+
+
+def node_id() -> str:
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
+
+
+def stage_row(item: dict, status: str = STATUS_OK, reason: str = "", **extra) -> dict:
+    """The row every stage passes on: the input's identity, outcome so far, and a payload."""
+    row = {"video_id": item["video_id"], "source_uri": item["uri"], "meta": item.get("meta", "{}"),
+           "status": status, "reason": reason, "content_hash": "", "duration_s": 0.0, "reused": False,
+           "artefact": "", "payload": b"", "decode_s": 0.0, "features_s": 0.0, "generate_s": 0.0,
+           "write_s": 0.0, "decode_node": node_id(), "generate_node": "", "write_node": ""}
+    row.update(extra)
+    return row
+
+
+def failure_reason(stage: str, err: Exception) -> str:
+    """`stage: message` for our own errors (their text says what went wrong), else with the type."""
+    first = str(err).splitlines()[0][:300] if str(err) else ""
+    known = isinstance(err, (DecodeError, StorageError))
+    return f"{stage}: {first}" if known else f"{stage}: {type(err).__name__}: {first}"
+
+
+def decode_for_soundtrack(item: dict, cfg: Config, layout: Layout) -> dict:
+    """The Ray Data `map` function of the decode stage."""
+    start = time.perf_counter()
+    storage = Storage(cfg.storage)
+    try:
+        with storage.local_copy(item["uri"]) as path:
+            row = _decode(item, path, cfg, layout, storage)
+    except StorageError as err:
+        row = stage_row(item, STATUS_ERROR, f"storage: {str(err).replace(item['uri'] + ': ', '')}")
+    except Exception as err:  # every other failure is still one error row, never a crashed job
+        row = stage_row(item, STATUS_ERROR, failure_reason("decode", err))
+    row["decode_s"] = time.perf_counter() - start
+    return row
+
+
+def _decode(item: dict, path: str, cfg: Config, layout: Layout, storage: Storage) -> dict:
+    digest = file_sha256(path)
+    marker = layout.marker(digest)
+    if storage.exists(marker):  # the same content was soundtracked by this model version already
+        return stage_row(item, content_hash=digest, reused=True, artefact=storage.read_text(marker))
+    video = VideoFrames(path, cfg.model.clip.image_size, threads=max(1, int(cfg.data.decode_num_cpus)))
+    duration = video.duration_s
+    common = dict(content_hash=digest, duration_s=duration)
+    if duration < cfg.data.min_duration_s:
+        return stage_row(item, STATUS_ERROR, f"too short ({duration:.2f} s < {cfg.data.min_duration_s} s)", **common)
+    if duration > cfg.soundtrack.max_duration_s:
+        return stage_row(item, STATUS_ERROR, f"too long ({duration:.0f} s > {cfg.soundtrack.max_duration_s} s)",
+                         **common)
+    fps = cfg.model.rhythm.fps
+    frames = video.at(sample_times(duration, fps))
+    scfg = cfg.soundtrack.scores
+    beats = flow_beats(frames, fps, scfg.flow_size, scfg.flow_bins)
+    return stage_row(item, payload=pack(frames=frames, flow_beats=beats.astype(np.float64)), **common)

@@ -1,0 +1,112 @@
+"""Generation stage: an actor that loads the backbone, CLIP, the adapters (and any configured
+model-based scorers) once, then per batch of videos computes their features and makes their music
+together (batched CFG, sliding windows; see models/generation.py). Plain PyTorch; Ray's actor pool
+calls it on batches of rows."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import numpy as np
+import torch
+
+from vidmusician.config.schema import Config
+from vidmusician.data.windows import pack, unpack
+from vidmusician.features import video_features
+from vidmusician.metrics.model_scores import build_scorers
+from vidmusician.models.builders import build_clip_encoder, build_model
+from vidmusician.models.checkpoint import load_adapters
+from vidmusician.models.generation import VideoFeatures, soundtrack
+from vidmusician.soundtrack.decode import failure_reason, node_id
+from vidmusician.soundtrack.table import STATUS_ERROR, STATUS_OK
+
+
+def columns(rows: list[dict]) -> dict[str, np.ndarray]:
+    """Rows -> a numpy batch; text and bytes as object arrays (fixed-width unicode would pad)."""
+    out = {}
+    for key in rows[0]:
+        values = [r[key] for r in rows]
+        text = isinstance(values[0], (str, bytes))
+        out[key] = np.array(values, dtype=object) if text else np.array(values)
+    return out
+
+
+def batch_seed(seed: int, content_hashes: list[str]) -> int:
+    """A seed per batch from its contents: a rerun of the same batch makes the same music."""
+    digest = hashlib.sha256("|".join([str(seed), *content_hashes]).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+class SoundtrackGenerator:
+    def __init__(self, cfg: Config, device: str | None = None):
+        torch.set_num_threads(max(1, cfg.ray.torch_threads))
+        self.cfg = cfg
+        self.device = device or (cfg.device if torch.cuda.is_available() else "cpu")
+        self.model = build_model(cfg.model, self.device, cfg.seed)
+        self.conditioned = bool(cfg.soundtrack.adapters)
+        if self.conditioned:
+            self.model = load_adapters(self.model, cfg.soundtrack.adapters, cfg.storage)
+        self.model.eval()
+        self.encoder = build_clip_encoder(cfg.model.clip, self.device, cfg.seed)
+        self.scorers = build_scorers(cfg.soundtrack.scores.model_scores)
+
+    def features(self, frames: np.ndarray, duration_s: float) -> VideoFeatures:
+        return video_features(self.encoder, frames, duration_s, self.cfg.model, self.model.frame_rate)
+
+    def music(self, feats: list[VideoFeatures], hashes: list[str]) -> list[np.ndarray]:
+        generator = torch.Generator(self.device).manual_seed(batch_seed(self.cfg.seed, hashes))
+        waves = soundtrack(self.model, feats, self.cfg.generation, generator=generator,
+                           conditioned=self.conditioned)
+        return [w.numpy().astype(np.float32) for w in waves]
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        rows = [{k: batch[k][i] for k in batch} for i in range(len(batch["video_id"]))]
+        todo = [r for r in rows if r["status"] == STATUS_OK and not r["reused"]]
+        here = node_id()
+        inputs = []
+        for row in todo:
+            start = time.perf_counter()
+            try:
+                data = unpack(row["payload"])
+                inputs.append((row, data, self.features(data["frames"], float(row["duration_s"]))))
+            except Exception as err:  # one bad video is one error row
+                row.update(status=STATUS_ERROR, reason=failure_reason("features", err), payload=b"")
+            row.update(features_s=time.perf_counter() - start, generate_node=here)
+        if inputs:
+            self._generate(inputs)
+        return columns(rows)
+
+    def _generate(self, inputs: list) -> None:
+        start = time.perf_counter()
+        try:
+            waves = self.music([f for _, _, f in inputs], [r["content_hash"] for r, _, _ in inputs])
+        except Exception:  # a batch failing as a whole (e.g. out of memory): retry video by video
+            for item in inputs:
+                self._generate_one(item)
+            return
+        total = sum(f.duration_s for _, _, f in inputs)
+        for (row, data, feats), wav in zip(inputs, waves):
+            # The batch's time is shared by seconds of music.
+            share = (time.perf_counter() - start) * feats.duration_s / max(total, 1e-9)
+            self._finish(row, data, feats, wav, share)
+
+    def _generate_one(self, item) -> None:
+        row, data, feats = item
+        start = time.perf_counter()
+        try:
+            wav = self.music([feats], [row["content_hash"]])[0]
+        except Exception as err:
+            row.update(status=STATUS_ERROR, reason=failure_reason("generation", err), payload=b"",
+                       generate_s=time.perf_counter() - start)
+            return
+        self._finish(row, data, feats, wav, time.perf_counter() - start)
+
+    def _finish(self, row: dict, data: dict, feats: VideoFeatures, wav: np.ndarray, seconds: float) -> None:
+        sr = self.model.sample_rate
+        model_scores = {name: float(score(data["frames"], self.cfg.model.rhythm.fps, wav, sr))
+                        for name, score in self.scorers.items()}
+        row.update(generate_s=seconds, payload=pack(
+            wav=wav, sample_rate=np.array(sr), curve=feats.rhythm.numpy().astype(np.float32),
+            curve_rate=np.array(self.model.frame_rate), flow_beats=data["flow_beats"],
+            model_scores=np.array(json.dumps(model_scores))))

@@ -1,0 +1,90 @@
+"""The score table: one row per input video (ok or error with its reason), its schema, the outcome
+parts a run flushes as it goes, and the end-of-run summary."""
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import pyarrow as pa
+
+from vidmusician.data.sink import error_reason_kind
+from vidmusician.metrics.model_scores import MODEL_SCORE_COLUMNS
+from vidmusician.storage import Storage, join_uri
+
+STATUS_OK, STATUS_ERROR = "ok", "error"
+TIMINGS = ("decode_s", "features_s", "generate_s", "write_s")
+COUNTS = ("visual_beats", "flow_beats", "music_onsets")
+RHYTHM_SCORES = ("tempo_bpm", "onset_f1", "onset_f1_flow", "beats_hit", "beats_coverage", "beat_alignment")
+# The times (s) behind the counts, for the review page's plots and for re-scoring later.
+BEAT_TIMES = ("visual_beat_times", "flow_beat_times", "music_onset_times")
+# Scores where higher is better, summarised as means at the end of a run.
+MEAN_SCORES = ("onset_f1", "onset_f1_flow", "beats_hit", "beats_coverage", "beat_alignment")
+
+SCHEMA = pa.schema(
+    [("video_id", pa.string()), ("source_uri", pa.string()), ("meta", pa.string()), ("status", pa.string()),
+     ("reason", pa.string()), ("content_hash", pa.string()), ("duration_s", pa.float64()),
+     ("music_s", pa.float64()), ("music_uri", pa.string()), ("video_uri", pa.string()),
+     ("model", pa.string()), ("model_version", pa.string()), ("adapter_version", pa.string()),
+     ("config_hash", pa.string()), ("run_id", pa.string()), ("reused", pa.bool_())]
+    + [(k, pa.float64()) for k in TIMINGS]
+    + [("decode_node", pa.string()), ("generate_node", pa.string()), ("write_node", pa.string())]
+    + [(k, pa.int64()) for k in COUNTS] + [(k, pa.float64()) for k in RHYTHM_SCORES]
+    + [(k, pa.float64()) for k in MODEL_SCORE_COLUMNS]
+    + [(k, pa.list_(pa.float64())) for k in BEAT_TIMES])
+
+
+def to_table(rows: list[dict]) -> pa.Table:
+    """Rows -> the score table; a column a row lacks is null (absent), never zero."""
+    return pa.Table.from_pylist([{f.name: r.get(f.name) for f in SCHEMA} for r in rows], schema=SCHEMA)
+
+
+def read_outcomes(outcomes_dir: str, storage: Storage) -> dict[str, dict]:
+    """Every outcome flushed so far under a model version, by video id (a later part wins)."""
+    done: dict[str, dict] = {}
+    for uri in storage.list(outcomes_dir, suffixes=(".parquet",)):
+        for row in storage.read_parquet(uri).to_pylist():
+            done[row["video_id"]] = row
+    return done
+
+
+class OutcomeWriter:
+    """Buffers finished rows and writes them as numbered Parquet parts (each atomic): a run killed
+    between two flushes loses at most the rows since the last one (their artefacts are reused)."""
+
+    def __init__(self, outcomes_dir: str, run_id: str, storage: Storage):
+        self.dir, self.run_id, self.storage = outcomes_dir, run_id, storage
+        self.buffer: list[dict] = []
+        self.parts = 0
+
+    def add(self, row: dict) -> None:
+        self.buffer.append(row)
+
+    def flush(self) -> None:
+        if not self.buffer:
+            return
+        uri = join_uri(self.dir, f"part-{self.run_id}-{self.parts:05d}.parquet")
+        self.storage.write_parquet(uri, to_table(self.buffer))
+        self.parts += 1
+        self.buffer = []
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    values = [r[key] for r in rows if r.get(key) is not None and not math.isnan(r[key])]
+    return sum(values) / len(values) if values else float("nan")
+
+
+def summarize(rows: list[dict], elapsed_s: float, work: Counter) -> str:
+    """The one-screen summary: outcomes, errors by reason, hours of music, throughput, mean scores."""
+    ok = [r for r in rows if r["status"] == STATUS_OK]
+    errors = Counter(error_reason_kind(r["reason"]) for r in rows if r["status"] == STATUS_ERROR)
+    hours = sum(r["music_s"] or 0.0 for r in ok) / 3600
+    made = work["generated"] + work["reused"] + work["errors"]
+    per_hour = made / elapsed_s * 3600 if elapsed_s > 0 else float("nan")
+    lines = [f"videos {len(rows)}: ok {len(ok)}, error {len(rows) - len(ok)}",
+             f"this run: generated {work['generated']}, reused by content hash {work['reused']}, "
+             f"errors {work['errors']}, already done {work['skipped']}",
+             f"music {hours:.4f} h; {made} videos in {elapsed_s:.1f} s = {per_hour:.0f} videos/hour"]
+    lines += [f"  error: {n} x {reason}" for reason, n in errors.most_common()]
+    lines.append("mean scores (ok videos): " + ", ".join(f"{k} {_mean(ok, k):.3f}" for k in MEAN_SCORES)
+                 + f", tempo {_mean(ok, 'tempo_bpm'):.1f} bpm")
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""Write stage (CPU tasks): per video the wav, the muxed mp4 (video stream copied, AAC music, same
+duration) and the score row; the row is written last, as the marker that the soundtrack is complete.
+Every file appears atomically under its final name. No torch here."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import time
+
+import soundfile
+
+from vidmusician.config.schema import Config
+from vidmusician.data.windows import unpack
+from vidmusician.metrics.scores import rhythm_scores, visual_beats
+from vidmusician.mux import mux_soundtrack
+from vidmusician.soundtrack.decode import failure_reason, node_id
+from vidmusician.soundtrack.layout import Layout
+from vidmusician.soundtrack.table import SCHEMA, STATUS_ERROR
+from vidmusician.storage import Storage
+
+# What a reused soundtrack takes from the current input (the rest comes from the row stored with it).
+IDENTITY = ("video_id", "source_uri", "meta", "decode_s", "decode_node")
+
+
+def score_row(row: dict, stamp: dict) -> dict:
+    out = {f.name: row.get(f.name) for f in SCHEMA}
+    out.update(stamp)
+    return out
+
+
+def write_soundtrack(row: dict, cfg: Config, layout: Layout, stamp: dict) -> dict:
+    """The Ray Data `map` function of the write stage: a stage row in, a score-table row out."""
+    row = dict(row)
+    if row["status"] == STATUS_ERROR:
+        return score_row(row, stamp)
+    if row["reused"]:
+        stored = json.loads(row["artefact"])
+        return score_row({**stored, **{k: row[k] for k in IDENTITY}, "reused": True}, stamp)
+    start = time.perf_counter()
+    try:
+        row.update(_write(row, cfg, layout, stamp, start))
+    except Exception as err:  # a failed write is this video's error row, and leaves no marker
+        row.update(status=STATUS_ERROR, reason=failure_reason("write", err))
+    return score_row(row, stamp)
+
+
+def _write(row: dict, cfg: Config, layout: Layout, stamp: dict, start: float) -> dict:
+    storage = Storage(cfg.storage)
+    data = unpack(row["payload"])
+    wav, sr, digest = data["wav"], int(data["sample_rate"]), row["content_hash"]
+    buf = io.BytesIO()
+    soundfile.write(buf, wav, sr, format="WAV")
+    storage.write_bytes(layout.wav(digest), buf.getvalue())
+    with storage.local_copy(row["source_uri"]) as source, tempfile.TemporaryDirectory(prefix="vm-mux-") as tmp:
+        muxed = os.path.join(tmp, f"{digest}.mp4")
+        mux_soundtrack(source, wav, sr, muxed)
+        storage.upload_file(muxed, layout.mp4(digest))
+    visual, flow = visual_beats(data["curve"], float(data["curve_rate"])), data["flow_beats"]
+    scores = rhythm_scores(visual, wav, sr, float(row["duration_s"]), flow=flow)
+    done = {**scores, "visual_beat_times": visual.tolist(), "flow_beat_times": flow.tolist(), **json.loads(str(data["model_scores"])), "music_s": len(wav) / sr,
+            "music_uri": layout.wav(digest), "video_uri": layout.mp4(digest), "write_node": node_id()}
+    done["write_s"] = time.perf_counter() - start
+    marker = score_row({**row, **done}, stamp)
+    storage.write_text(layout.marker(digest), json.dumps({k: v for k, v in marker.items()
+                                                          if k not in ("meta",)}, default=float))
+    return done
+
