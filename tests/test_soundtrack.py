@@ -4,9 +4,8 @@ duration and scores in range; a second run writes nothing; the review page works
 Chromium; a run killed half-way resumes without redoing finished videos; the toy backbone makes music."""
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import av
 import decord
 import numpy as np
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
@@ -157,6 +157,17 @@ def markers(output: Path) -> dict[str, int]:
     return {p.name: p.stat().st_mtime_ns for p in output.glob("*/soundtracks/*.json")}
 
 
+def kill_tree(job: subprocess.Popen) -> None:
+    """SIGKILL the job and every process it started (Ray's GCS, raylet and workers; Ray puts some in
+    sessions of their own, so the process group alone is not enough), and wait until all are gone."""
+    procs = [psutil.Process(job.pid)] + psutil.Process(job.pid).children(recursive=True)
+    for proc in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.kill()
+    psutil.wait_procs(procs, timeout=60)
+    job.wait()
+
+
 def run_job(args: list[str], **popen) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "jobs/soundtrack.py", "preset=debug", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **popen)
@@ -169,12 +180,11 @@ def test_a_killed_run_resumes_without_redoing_finished_videos(tmp_path):
     output = tmp_path / "out"
     args = [f"input={tmp_path / 'world' / 'videos'}", f"output={output}", "generation.batch_size=1",
             "soundtrack.flush_every=1", "ray.num_cpus=3"]
-    job = run_job(args, start_new_session=True)  # its own process group: Ray's processes die with it
+    job = run_job(args)
     deadline = time.time() + 600
     while len(markers(output)) < 4 and job.poll() is None and time.time() < deadline:
         time.sleep(0.2)
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait()
+    kill_tree(job)
     before = markers(output)
     assert 4 <= len(before) < world.num_rows, "the kill must land half-way"
     for mp4 in output.glob("*/soundtracks/*.mp4"):  # only complete files are visible under final names
