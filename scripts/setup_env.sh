@@ -26,5 +26,7 @@ pip_install "$TORCH_SPEC"
 pip_install -r requirements/runtime.txt -r requirements/test.txt
 pip_install --no-deps -r requirements/no-deps.txt
 pip_install --no-deps -e .
+# librosa's numba kernels compiled once here: concurrent first compiles race on numba's cache.
+"$VENV/bin/python" -m vidmusician.metrics.warmup
 echo "$want" > "$stamp"
 echo "setup_env: $VENV ready in $(( $(date +%s) - start )) s, $(du -sh "$VENV" | cut -f1)" >&2
