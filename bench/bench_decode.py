@@ -3,8 +3,11 @@
   25 fps sampling, audio to mono 16 kHz + loudness) on each video, one core;
 - pipeline: the same stage inside Ray Data (flat_map tasks, `data.decode_num_cpus` each), consumed
   to the end; reported per core against the plain loop (goal >= 0.8);
+- processes: the plain loop in one process per physical core (multiprocessing, no Ray): what this
+  machine's cores give in parallel, the ceiling the pipeline's per-core figure can reach here;
 - read_videos: Ray Data's `read_videos` (every frame at full resolution) followed by the same
-  sampling and resize (goal: the pipeline >= 5x faster).
+  sampling and resize (goal: the pipeline >= 5x faster); and, for reference, `read_videos` with its
+  own `resize` (decord scaling, as ours does).
 Usage: python bench/bench_decode.py [--copies N] [--size 224] [--out FILE]
 """
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -53,6 +57,37 @@ def frames_of(rows, fps: float) -> int:
                if r["status"] == STATUS_OK)
 
 
+def plain_loop(cfg, size: int, items: list[dict]) -> int:
+    """The decode stage's own code over `items` in this process, one thread; returns frames decoded."""
+    torch.set_num_threads(1)
+    decoder = VideoDecoder(cfg, size, cfg.model.musicgen.codec.sample_rate)
+    return sum(frames_of(list(decoder(item)), cfg.model.rhythm.fps) for item in items)
+
+
+def _timed_worker(cfg, size: int, items: list[dict], ready) -> None:
+    plain_loop(cfg, size, items[:1])  # imports and warm-up, before the clock starts
+    ready.wait()
+    plain_loop(cfg, size, items)
+
+
+def plain_processes(cfg, size: int, items: list[dict], processes: int) -> float:
+    """Seconds for `processes` plain loops in parallel over an even split of `items`, timed from the
+    moment all of them are warm."""
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Barrier(processes + 1)
+    workers = [ctx.Process(target=_timed_worker, args=(cfg, size, items[i::processes], ready))
+               for i in range(processes)]
+    for w in workers:
+        w.start()
+    ready.wait()
+    t = time.perf_counter()
+    for w in workers:
+        w.join()
+    if any(w.exitcode for w in workers):
+        raise RuntimeError("a plain-loop process failed")
+    return time.perf_counter() - t
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=24)
@@ -68,10 +103,12 @@ def main() -> None:
     inputs = resolve_inputs(str(root), Storage(), cfg.data.video_suffixes)
     fps, n = cfg.model.rhythm.fps, len(inputs)
 
-    decoder = VideoDecoder(cfg, args.size, cfg.model.musicgen.codec.sample_rate)
+    plain_loop(cfg, args.size, inputs[:1])
     t = time.perf_counter()
-    plain_frames = sum(frames_of(list(decoder(item)), fps) for item in inputs)
+    plain_frames = plain_loop(cfg, args.size, inputs)
     plain_s = time.perf_counter() - t
+    physical = len(os.sched_getaffinity(0))
+    processes_s = plain_processes(cfg, args.size, inputs, physical)
 
     init_ray(cfg.ray)
     cores = int(ray.cluster_resources().get("CPU", 1))
@@ -88,7 +125,7 @@ def main() -> None:
     pipe_frames = frames_of(list(pipeline(inputs).select_columns(
         ["status", "valid_s", "window_index"]).iter_rows()), fps)
     pipe_s = time.perf_counter() - t
-    physical = min(cores, len(os.sched_getaffinity(0)))
+    physical = min(cores, physical)
 
     import torch.nn.functional as F
 
@@ -108,25 +145,38 @@ def main() -> None:
     for batch in rv.map_batches(sample_and_resize, batch_size=64).iter_batches(batch_size=256):
         rv_frames += len(batch["frame"])
     rv_s = time.perf_counter() - t
+    t = time.perf_counter()
+    rv_resized = sum(len(b["frame"]) for b in ray.data.read_videos(
+        [str(p) for p in paths], resize=(args.size, args.size)).iter_batches(batch_size=256))
+    rv_resize_s = time.perf_counter() - t
     ray.shutdown()
 
     result = {
         "videos": n, "size": args.size, "ray_cpus": cores, "physical_cores": physical,
         "plain": {"s": plain_s, "videos_per_s": n / plain_s, "frames_per_s": plain_frames / plain_s},
         "pipeline": {"s": pipe_s, "videos_per_s": n / pipe_s, "frames_per_s": pipe_frames / pipe_s},
+        "processes": {"s": processes_s, "videos_per_s": n / processes_s, "frames_per_s": plain_frames / processes_s},
         "read_videos": {"s": rv_s, "videos_per_s": n / rv_s, "frames_decoded": rv_frames},
+        "read_videos_resize": {"s": rv_resize_s, "videos_per_s": n / rv_resize_s, "frames_decoded": rv_resized},
     }
     result["pipeline_per_core_vs_plain"] = (n / pipe_s / physical) / (n / plain_s)
+    result["processes_per_core_vs_plain"] = (n / processes_s / physical) / (n / plain_s)
+    result["pipeline_vs_processes"] = processes_s / pipe_s
     result["pipeline_vs_read_videos"] = rv_s / pipe_s
+    result["pipeline_vs_read_videos_resize"] = rv_resize_s / pipe_s
     print(f"{n} videos at {args.size}px, 25 fps sampling; {physical} physical cores, Ray CPUs {cores}")
     print("| path | time | videos/s | frames/s |")
     print("| --- | --- | --- | --- |")
-    for key in ("plain", "pipeline"):
+    for key, label in (("plain", "plain loop, 1 process"), ("processes", f"plain loop, {physical} processes"),
+                       ("pipeline", "Ray Data pipeline")):
         r = result[key]
-        print(f"| {key} | {r['s']:.1f} s | {r['videos_per_s']:.2f} | {r['frames_per_s']:.0f} |")
-    print(f"| read_videos + same sampling | {rv_s:.1f} s | {n / rv_s:.2f} | ({rv_frames} full-res frames decoded) |")
-    print(f"pipeline per core / plain loop: {result['pipeline_per_core_vs_plain']:.2f} (goal >= 0.8)")
-    print(f"pipeline vs read_videos: {result['pipeline_vs_read_videos']:.1f}x (goal >= 5x)")
+        print(f"| {label} | {r['s']:.1f} s | {r['videos_per_s']:.2f} | {r['frames_per_s']:.0f} |")
+    print(f"| read_videos + same sampling | {rv_s:.1f} s | {n / rv_s:.2f} | ({rv_frames} full-res frames) |")
+    print(f"| read_videos(resize) | {rv_resize_s:.1f} s | {n / rv_resize_s:.2f} | ({rv_resized} frames) |")
+    print(f"pipeline per core / plain loop: {result['pipeline_per_core_vs_plain']:.2f} (goal >= 0.8); "
+          f"{physical} plain processes per core: {result['processes_per_core_vs_plain']:.2f}")
+    print(f"pipeline vs read_videos: {result['pipeline_vs_read_videos']:.1f}x (goal >= 5x); "
+          f"vs read_videos(resize): {result['pipeline_vs_read_videos_resize']:.1f}x")
     if args.out:
         Path(args.out).write_text(json.dumps(result, indent=2))
     shutil.rmtree(root, ignore_errors=True)

@@ -1,6 +1,7 @@
 """Decoding to the encoder's size and the per-video features of both adapter paths."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 import torch
 
 from model_fixtures import debug_config
-from vidmusician.decode import DecodeError, sample_frames
+from vidmusician.decode import DecodeError, VideoFrames, sample_frames
 from vidmusician.features import semantic_indices, video_features
 from vidmusician.models.builders import build_clip_encoder
 from vidmusician.models.rhythm import patch_change_curve, resample_curve
@@ -25,6 +26,41 @@ def test_sample_frames_at_fixed_rate_and_size(size):
     assert video.frames.shape[0] == int(np.ceil(video.duration_s * 25 - 1e-9))
     assert video.frames.shape[1] == size and video.frames.shape[2] >= size and video.frames.dtype == np.uint8
     assert abs(video.source_fps - 29.97) < 0.01
+
+
+def _windows(video: VideoFrames, window: int, hop: int, fps: float) -> list[np.ndarray]:
+    """Frames of each window the way the decode stage asks for them: the window plus the frame before it."""
+    count = int(video.duration_s * fps)
+    return [video.at(np.arange(max(0, start - 1), min(count, start + window)) / fps)
+            for start in range(0, count, hop)]
+
+
+@pytest.mark.parametrize("hop", [100, 60])
+def test_windowed_decoding_serves_overlaps_from_memory(hop):
+    """Windows that overlap the previous one get the same frames as one pass over the video, and on a
+    clip with a single keyframe they cost about one pass: decord would re-decode from the keyframe
+    for every frame behind its position."""
+    path, fps, window = str(ASSETS / "bigbuckbunny.mp4"), 25.0, 100
+    whole = VideoFrames(path, 64, threads=1)
+    everything = whole.at(np.arange(int(whole.duration_s * fps)) / fps)
+    video = VideoFrames(path, 64, threads=1, keep=window - hop + 1)
+    for i, frames in enumerate(_windows(video, window, hop, fps)):
+        start = i * hop
+        assert np.array_equal(frames, everything[max(0, start - 1):start + window])
+    assert len(video.recent) <= window - hop + 1
+
+    def best_of(make, runs=3):
+        times = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            make()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    one_pass = best_of(lambda: VideoFrames(path, 64, threads=1).at(np.arange(int(whole.duration_s * fps)) / fps))
+    windowed = best_of(lambda: _windows(VideoFrames(path, 64, threads=1, keep=window - hop + 1), window, hop, fps))
+    seeking = best_of(lambda: _windows(VideoFrames(path, 64, threads=1), window, hop, fps))
+    assert windowed < 1.25 * one_pass < seeking, (windowed, one_pass, seeking)
 
 
 def test_undecodable_inputs_raise_a_clear_error(tmp_path):

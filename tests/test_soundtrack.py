@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -22,8 +23,13 @@ from browser import chromium, console_errors
 from model_fixtures import debug_config
 from test_mux import video_duration, video_packets
 from vidmusician.models.builders import build_model
+from vidmusician.data.decode_stage import file_sha256
+from vidmusician.data.windows import pack
 from vidmusician.models.checkpoint import save_adapters
+from vidmusician.soundtrack.decode import stage_row
+from vidmusician.soundtrack.layout import Layout
 from vidmusician.soundtrack.pipeline import run_soundtrack
+from vidmusician.soundtrack.write import write_soundtrack
 from vidmusician.storage import Storage, join_uri
 from vidmusician.synth.world import write_world
 
@@ -206,6 +212,21 @@ def test_a_killed_run_resumes_without_redoing_finished_videos(tmp_path):
 
 
 @pytest.mark.timeout(2400)
+def test_a_source_replaced_before_the_write_stage_is_an_error_and_writes_nothing(tmp_path):
+    """The write stage reads the source again to mux it: a different file under the same URI must not
+    be muxed under the decoded content's hash."""
+    cfg = debug_config()
+    source = tmp_path / "clip.mp4"
+    shutil.copy(ASSETS / "bikes.mp4", source)
+    layout = Layout.of(str(tmp_path / "out"), "v1")
+    row = stage_row({"video_id": "clip", "uri": str(source)}, content_hash=file_sha256(str(source)),
+                    duration_s=10.0, payload=pack(wav=np.zeros(16000, np.float32), sample_rate=np.array(16000)))
+    shutil.copy(ASSETS / "carphone_pristine.mp4", source)  # replaced after decoding
+    out = write_soundtrack(row, cfg, layout, {"run_id": "r"})
+    assert out["status"] == "error" and out["reason"].startswith("write: the source changed"), out
+    assert not (tmp_path / "out").exists()
+
+
 def test_toy_backbone_soundtracks_silent_videos(ray_local, tmp_path):
     """The base toy backbone (no adapters: null visual conditions) makes music with percussive hits."""
     from vidmusician.config import load_config

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vidmusician.reasons import InputError
+
 
 # decord 0.6 fails ("Check failed: from_size") when scaling to a width that is not a multiple of 32
 # (16, 24, 48, 72, 336 ...): decode to the next such width; the encoder resizes the rest of the way.
 DECORD_WIDTH_MULTIPLE = 32
 
 
-class DecodeError(ValueError):
+class DecodeError(InputError):
     """A video that cannot be decoded; the message says why."""
 
 
@@ -36,8 +38,12 @@ def _first_line(err: Exception) -> str:
 class VideoFrames:
     """A decord reader that scales to about size x size, with sampling by time."""
 
-    def __init__(self, path: str, size: int, threads: int = 0):
-        """threads: FFmpeg decoding threads (0 = one per core; a Ray task uses the CPUs it was given)."""
+    def __init__(self, path: str, size: int, threads: int = 0, keep: int = 0):
+        """threads: FFmpeg decoding threads (0 = one per core; a Ray task uses the CPUs it was given).
+        keep: how many of the newest decoded frames to hold for the next call. Windows that overlap
+        the previous one by up to `keep` frames are then served in one forward pass: decord answers
+        any frame behind its position by seeking back to the keyframe and decoding the whole GOP
+        again (on a clip with one keyframe, every window would re-decode the video from the start)."""
         import decord
 
         try:
@@ -50,14 +56,22 @@ class VideoFrames:
         if self.count == 0 or not self.source_fps > 0:
             raise DecodeError("no video frames")
         self.duration_s = self.count / self.source_fps
+        self.keep = keep
+        self.recent: dict[int, np.ndarray] = {}
 
     def at(self, times: np.ndarray) -> np.ndarray:
         """Frames nearest to each time (seconds), [N, size, width, 3] uint8."""
-        index = np.clip(np.round(times * self.source_fps).astype(np.int64), 0, self.count - 1)
+        index = np.clip(np.round(times * self.source_fps).astype(np.int64), 0, self.count - 1).tolist()
+        missing = sorted(set(index) - self.recent.keys())
         try:
-            return self.reader.get_batch(index.tolist()).asnumpy()
+            fetched = self.reader.get_batch(missing).asnumpy() if missing else None
         except Exception as err:
             raise DecodeError(f"decoding failed ({_first_line(err)})") from None
+        if len(missing) == len(index) and missing == index and not self.keep:
+            return fetched  # the common one-call case: no copy
+        frames = {**self.recent, **dict(zip(missing, fetched if fetched is not None else []))}
+        self.recent = {i: frames[i] for i in sorted(frames)[-self.keep:]} if self.keep else {}
+        return np.stack([frames[i] for i in index])
 
 
 def sample_frames(path: str, fps: float, size: int) -> SampledVideo:

@@ -8,13 +8,15 @@ import av
 import numpy as np
 import pyloudnorm
 
+from vidmusician.reasons import InputError
+
 # pyloudnorm's gating needs at least one 400 ms block.
 MIN_LOUDNESS_S = 0.4
 # Normalisation never pushes peaks above this (a hard limiter would colour the codec's input).
 PEAK_CEILING = 0.99
 
 
-class NoAudioTrack(ValueError):
+class NoAudioTrack(InputError):
     pass
 
 

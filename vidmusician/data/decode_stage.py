@@ -9,10 +9,11 @@ from typing import Iterator
 import numpy as np
 
 from vidmusician.config.schema import Config
-from vidmusician.data.audio import NoAudioTrack, build_separator, normalize_loudness, read_audio_mono, rms_dbfs
+from vidmusician.data.audio import build_separator, normalize_loudness, read_audio_mono, rms_dbfs
 from vidmusician.data.windows import STATUS_OK, STATUS_SILENT, base_row, error_row, pack, plan_windows
-from vidmusician.decode import DecodeError, VideoFrames
-from vidmusician.storage import Storage, StorageError
+from vidmusician.decode import VideoFrames
+from vidmusician.reasons import error_reason
+from vidmusician.storage import Storage
 
 HASH_CHUNK = 1 << 20
 
@@ -39,17 +40,17 @@ class VideoDecoder:
         try:
             with self.storage.local_copy(item["uri"]) as path:
                 yield from self._decode(item, path)
-        except StorageError as err:
-            yield error_row(item, f"storage: {str(err).replace(item['uri'] + ': ', '')}")
-        except (DecodeError, NoAudioTrack) as err:
-            yield error_row(item, str(err))
-        except Exception as err:  # any other failure is still one error row, never a crashed job
-            yield error_row(item, f"{type(err).__name__}: {str(err).splitlines()[0][:300] if str(err) else ''}")
+        except Exception as err:  # any failure is one error row with its reason, never a crashed job
+            yield error_row(item, error_reason(err, item["uri"]))
 
     def _decode(self, item: dict, path: str) -> Iterator[dict]:
         data = self.cfg.data
         digest = file_sha256(path)
-        video = VideoFrames(path, self.image_size, threads=max(1, math.floor(data.decode_num_cpus)))
+        fps = self.cfg.model.rhythm.fps
+        # Each window also takes the frame before its start, so it overlaps the previous window by
+        # that frame plus (window - hop): held over, they need no backward seek.
+        overlap = math.ceil(max(0.0, data.window_s - data.hop_s) * fps) + 1
+        video = VideoFrames(path, self.image_size, threads=max(1, math.floor(data.decode_num_cpus)), keep=overlap)
         duration = video.duration_s
         if duration < data.min_duration_s:
             yield error_row(item, f"too short ({duration:.2f} s < {data.min_duration_s} s)",
@@ -60,7 +61,6 @@ class VideoDecoder:
             audio = self.separator(audio, self.sample_rate)
         if data.target_lufs is not None:
             audio = normalize_loudness(audio, self.sample_rate, data.target_lufs)
-        fps = self.cfg.model.rhythm.fps
         for span in plan_windows(duration, data.window_s, data.hop_s):
             common = dict(content_hash=digest, duration_s=duration, window_index=span.index,
                           start_s=span.start_s, end_s=span.end_s, valid_s=span.valid_s)

@@ -12,11 +12,12 @@ import ray
 from vidmusician.config.schema import Config
 from vidmusician.data.decode_stage import file_sha256
 from vidmusician.data.windows import pack
-from vidmusician.decode import DecodeError, VideoFrames, sample_times
+from vidmusician.decode import VideoFrames, sample_times
 from vidmusician.metrics.flow_beats import flow_beats
+from vidmusician.reasons import error_reason
 from vidmusician.soundtrack.layout import Layout
 from vidmusician.soundtrack.table import STATUS_ERROR, STATUS_OK
-from vidmusician.storage import Storage, StorageError
+from vidmusician.storage import ObjectNotFound, Storage, StorageError
 
 
 def node_id() -> str:
@@ -33,13 +34,6 @@ def stage_row(item: dict, status: str = STATUS_OK, reason: str = "", **extra) ->
     return row
 
 
-def failure_reason(stage: str, err: Exception) -> str:
-    """`stage: message` for our own errors (their text says what went wrong), else with the type."""
-    first = str(err).splitlines()[0][:300] if str(err) else ""
-    known = isinstance(err, (DecodeError, StorageError))
-    return f"{stage}: {first}" if known else f"{stage}: {type(err).__name__}: {first}"
-
-
 def decode_for_soundtrack(item: dict, cfg: Config, layout: Layout) -> dict:
     """The Ray Data `map` function of the decode stage."""
     start = time.perf_counter()
@@ -47,19 +41,20 @@ def decode_for_soundtrack(item: dict, cfg: Config, layout: Layout) -> dict:
     try:
         with storage.local_copy(item["uri"]) as path:
             row = _decode(item, path, cfg, layout, storage)
-    except StorageError as err:
-        row = stage_row(item, STATUS_ERROR, f"storage: {str(err).replace(item['uri'] + ': ', '')}")
+    except StorageError as err:  # reading the input: the storage says why
+        row = stage_row(item, STATUS_ERROR, error_reason(err, item["uri"]))
     except Exception as err:  # every other failure is still one error row, never a crashed job
-        row = stage_row(item, STATUS_ERROR, failure_reason("decode", err))
+        row = stage_row(item, STATUS_ERROR, error_reason(err, stage="decode"))
     row["decode_s"] = time.perf_counter() - start
     return row
 
 
 def _decode(item: dict, path: str, cfg: Config, layout: Layout, storage: Storage) -> dict:
     digest = file_sha256(path)
-    marker = layout.marker(digest)
-    if storage.exists(marker):  # the same content was soundtracked by this model version already
-        return stage_row(item, content_hash=digest, reused=True, artefact=storage.read_text(marker))
+    try:  # one GET: the same content was soundtracked by this model version already
+        return stage_row(item, content_hash=digest, reused=True, artefact=storage.read_text(layout.marker(digest)))
+    except ObjectNotFound:
+        pass
     video = VideoFrames(path, cfg.model.clip.image_size, threads=max(1, int(cfg.data.decode_num_cpus)))
     duration = video.duration_s
     common = dict(content_hash=digest, duration_s=duration)

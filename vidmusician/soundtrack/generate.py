@@ -18,7 +18,8 @@ from vidmusician.metrics.model_scores import build_scorers
 from vidmusician.models.builders import build_clip_encoder, build_model
 from vidmusician.models.checkpoint import load_adapters
 from vidmusician.models.generation import VideoFeatures, soundtrack
-from vidmusician.soundtrack.decode import failure_reason, node_id
+from vidmusician.reasons import error_reason
+from vidmusician.soundtrack.decode import node_id
 from vidmusician.soundtrack.table import STATUS_ERROR, STATUS_OK
 
 
@@ -71,7 +72,7 @@ class SoundtrackGenerator:
                 data = unpack(row["payload"])
                 inputs.append((row, data, self.features(data["frames"], float(row["duration_s"]))))
             except Exception as err:  # one bad video is one error row
-                row.update(status=STATUS_ERROR, reason=failure_reason("features", err), payload=b"")
+                row.update(status=STATUS_ERROR, reason=error_reason(err, stage="features"), payload=b"")
             row.update(features_s=time.perf_counter() - start, generate_node=here)
         if inputs:
             self._generate(inputs)
@@ -97,7 +98,7 @@ class SoundtrackGenerator:
         try:
             wav = self.music([feats], [row["content_hash"]])[0]
         except Exception as err:
-            row.update(status=STATUS_ERROR, reason=failure_reason("generation", err), payload=b"",
+            row.update(status=STATUS_ERROR, reason=error_reason(err, stage="generation"), payload=b"",
                        generate_s=time.perf_counter() - start)
             return
         self._finish(row, data, feats, wav, time.perf_counter() - start)

@@ -12,16 +12,22 @@ import time
 import soundfile
 
 from vidmusician.config.schema import Config
+from vidmusician.data.decode_stage import file_sha256
 from vidmusician.data.windows import unpack
 from vidmusician.metrics.scores import rhythm_scores, visual_beats
 from vidmusician.mux import mux_soundtrack
-from vidmusician.soundtrack.decode import failure_reason, node_id
+from vidmusician.reasons import InputError, error_reason
+from vidmusician.soundtrack.decode import node_id
 from vidmusician.soundtrack.layout import Layout
 from vidmusician.soundtrack.table import SCHEMA, STATUS_ERROR
 from vidmusician.storage import Storage
 
 # What a reused soundtrack takes from the current input (the rest comes from the row stored with it).
 IDENTITY = ("video_id", "source_uri", "meta", "decode_s", "decode_node")
+
+
+class SourceChanged(InputError):
+    """The input object was replaced between the decode and the write stage."""
 
 
 def score_row(row: dict, stamp: dict) -> dict:
@@ -42,7 +48,7 @@ def write_soundtrack(row: dict, cfg: Config, layout: Layout, stamp: dict) -> dic
     try:
         row.update(_write(row, cfg, layout, stamp, start))
     except Exception as err:  # a failed write is this video's error row, and leaves no marker
-        row.update(status=STATUS_ERROR, reason=failure_reason("write", err))
+        row.update(status=STATUS_ERROR, reason=error_reason(err, stage="write"))
     return score_row(row, stamp)
 
 
@@ -50,10 +56,15 @@ def _write(row: dict, cfg: Config, layout: Layout, stamp: dict, start: float) ->
     storage = Storage(cfg.storage)
     data = unpack(row["payload"])
     wav, sr, digest = data["wav"], int(data["sample_rate"]), row["content_hash"]
-    buf = io.BytesIO()
-    soundfile.write(buf, wav, sr, format="WAV")
-    storage.write_bytes(layout.wav(digest), buf.getvalue())
+    # The source is read again here rather than carried through the generation actors (whole videos
+    # would sit in the GPU nodes' object store); what is muxed must be the content that was decoded.
     with storage.local_copy(row["source_uri"]) as source, tempfile.TemporaryDirectory(prefix="vm-mux-") as tmp:
+        if file_sha256(source) != digest:
+            raise SourceChanged("the source changed during the run (its content hash differs); a rerun "
+                                "soundtracks the new content")
+        buf = io.BytesIO()
+        soundfile.write(buf, wav, sr, format="WAV")
+        storage.write_bytes(layout.wav(digest), buf.getvalue())
         muxed = os.path.join(tmp, f"{digest}.mp4")
         mux_soundtrack(source, wav, sr, muxed)
         storage.upload_file(muxed, layout.mp4(digest))
