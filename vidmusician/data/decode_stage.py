@@ -8,7 +8,7 @@ from typing import Iterator
 
 import numpy as np
 
-from vidmusician.config.schema import Config
+from vidmusician.config.schema import Config, DataConfig
 from vidmusician.data.audio import build_separator, normalize_loudness, read_audio_mono, rms_dbfs
 from vidmusician.data.windows import STATUS_OK, STATUS_SILENT, base_row, error_row, pack, plan_windows
 from vidmusician.decode import VideoFrames
@@ -24,6 +24,18 @@ def file_sha256(path: str) -> str:
         for chunk in iter(lambda: f.read(HASH_CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def open_video(path: str, size: int, data: DataConfig, keep: int = 0) -> VideoFrames:
+    """A decord reader for a decode task: as many FFmpeg threads as CPUs the task was given."""
+    return VideoFrames(path, size, threads=max(1, math.floor(data.decode_num_cpus)), keep=keep)
+
+
+def too_short(duration_s: float, data: DataConfig) -> str | None:
+    """The error reason of a video below `data.min_duration_s`, else None."""
+    if duration_s < data.min_duration_s:
+        return f"too short ({duration_s:.2f} s < {data.min_duration_s} s)"
+    return None
 
 
 class VideoDecoder:
@@ -50,11 +62,11 @@ class VideoDecoder:
         # Each window also takes the frame before its start, so it overlaps the previous window by
         # that frame plus (window - hop): held over, they need no backward seek.
         overlap = math.ceil(max(0.0, data.window_s - data.hop_s) * fps) + 1
-        video = VideoFrames(path, self.image_size, threads=max(1, math.floor(data.decode_num_cpus)), keep=overlap)
+        video = open_video(path, self.image_size, data, keep=overlap)
         duration = video.duration_s
-        if duration < data.min_duration_s:
-            yield error_row(item, f"too short ({duration:.2f} s < {data.min_duration_s} s)",
-                            content_hash=digest, duration_s=duration)
+        short = too_short(duration, data)
+        if short:
+            yield error_row(item, short, content_hash=digest, duration_s=duration)
             return
         audio = read_audio_mono(path, self.sample_rate)
         if self.separator is not None:

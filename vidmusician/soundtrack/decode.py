@@ -10,9 +10,9 @@ import numpy as np
 import ray
 
 from vidmusician.config.schema import Config
-from vidmusician.data.decode_stage import file_sha256
+from vidmusician.data.decode_stage import file_sha256, open_video, too_short
 from vidmusician.data.windows import pack
-from vidmusician.decode import VideoFrames, sample_times
+from vidmusician.decode import sample_times
 from vidmusician.metrics.flow_beats import flow_beats
 from vidmusician.reasons import error_reason
 from vidmusician.soundtrack.layout import Layout
@@ -55,11 +55,12 @@ def _decode(item: dict, path: str, cfg: Config, layout: Layout, storage: Storage
         return stage_row(item, content_hash=digest, reused=True, artefact=storage.read_text(layout.marker(digest)))
     except ObjectNotFound:
         pass
-    video = VideoFrames(path, cfg.model.clip.image_size, threads=max(1, int(cfg.data.decode_num_cpus)))
+    video = open_video(path, cfg.model.clip.image_size, cfg.data)
     duration = video.duration_s
     common = dict(content_hash=digest, duration_s=duration)
-    if duration < cfg.data.min_duration_s:
-        return stage_row(item, STATUS_ERROR, f"too short ({duration:.2f} s < {cfg.data.min_duration_s} s)", **common)
+    short = too_short(duration, cfg.data)
+    if short:
+        return stage_row(item, STATUS_ERROR, short, **common)
     if duration > cfg.soundtrack.max_duration_s:
         return stage_row(item, STATUS_ERROR, f"too long ({duration:.0f} s > {cfg.soundtrack.max_duration_s} s)",
                          **common)

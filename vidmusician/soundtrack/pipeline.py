@@ -23,9 +23,9 @@ from vidmusician.soundtrack.decode import decode_for_soundtrack
 from vidmusician.soundtrack.generate import SoundtrackGenerator
 from vidmusician.soundtrack.layout import Layout, adapter_version, model_version, run_config_hash
 from vidmusician.soundtrack.review import review_page
-from vidmusician.soundtrack.table import STATUS_ERROR, OutcomeWriter, read_outcomes, summarize, to_table
+from vidmusician.soundtrack.table import STATUS_ERROR, STATUS_OK, OutcomeWriter, read_outcomes, summarize, to_table
 from vidmusician.soundtrack.write import write_soundtrack
-from vidmusician.storage import Storage, absolute_uri
+from vidmusician.storage import ObjectNotFound, Storage, absolute_uri
 
 
 @dataclass
@@ -74,14 +74,17 @@ class Progress:
             n = sum(self.done.values())
             rate = n / (now - self.start)
             eta = (self.total - n) / rate if rate > 0 else float("inf")
-            print(f"soundtrack: {n}/{self.total} ({self.done['ok']} ok, {self.done[STATUS_ERROR]} error), "
+            print(f"soundtrack: {n}/{self.total} ({self.done[STATUS_OK]} ok, {self.done[STATUS_ERROR]} error), "
                   f"{rate * 3600:.0f} videos/hour, eta {eta:.0f} s", flush=True)
 
 
 def write_if_changed(storage: Storage, uri: str, data: bytes) -> bool:
     """A rerun that changes nothing rewrites nothing."""
-    if storage.exists(uri) and storage.read_bytes(uri) == data:
-        return False
+    try:  # one GET: the stored bytes, if any
+        if storage.read_bytes(uri) == data:
+            return False
+    except ObjectNotFound:
+        pass
     storage.write_bytes(uri, data)
     return True
 

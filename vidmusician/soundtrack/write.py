@@ -70,7 +70,8 @@ def _write(row: dict, cfg: Config, layout: Layout, stamp: dict, start: float) ->
         storage.upload_file(muxed, layout.mp4(digest))
     visual, flow = visual_beats(data["curve"], float(data["curve_rate"])), data["flow_beats"]
     scores = rhythm_scores(visual, wav, sr, float(row["duration_s"]), flow=flow)
-    done = {**scores, "visual_beat_times": visual.tolist(), "flow_beat_times": flow.tolist(), **json.loads(str(data["model_scores"])), "music_s": len(wav) / sr,
+    done = {**scores, "visual_beat_times": visual.tolist(), "flow_beat_times": flow.tolist(),
+            **json.loads(str(data["model_scores"])), "music_s": len(wav) / sr,
             "music_uri": layout.wav(digest), "video_uri": layout.mp4(digest), "write_node": node_id()}
     done["write_s"] = time.perf_counter() - start
     marker = score_row({**row, **done}, stamp)
