@@ -2,6 +2,10 @@
 in MusicGen's release format; a no-op when that directory already holds the same build.
 
     python jobs/build_toy_backbone.py preset=toy [toy.codec_minutes=10 toy.lm_minutes=5 ...]
+
+toy.output_dir defaults to the build shipped in the package (vidmusician/assets/toy-backbone): after a
+change to the settings it was built with (tests/test_toy_backbone.py names them), run this and commit
+the three files it rewrites there.
 """
 import json
 import sys

@@ -3,8 +3,8 @@
     python jobs/demo.py [preset=toy (default) | debug] [output=outputs/demo] [key=value ...]
 
 1. writes a synthetic world (videos with music, ground truth) and a silent "AI-generated" flavour;
-2. builds the toy backbone, a tiny MusicGen pretrained on the world's music (preset `toy`; cached in
-   toy.output_dir after the first run, which takes about 16 minutes on 2 cores);
+2. loads the toy backbone, a tiny MusicGen pretrained on the world's music (preset `toy`; shipped in the
+   package, built again into toy.cache_dir only when a run overrides the settings it was built with);
 3. extracts the training features with the Ray Data pipeline (decode -> CLIP + codec -> Parquet);
 4. trains stage 1 (semantic) then stage 2 (rhythm) with Ray Train, and prints the training summary;
 5. soundtracks the silent videos with the trained adapters (the soundtracking job: batched CFG, sliding
@@ -21,7 +21,7 @@ from vidmusician.data.pipeline import run_extract
 from vidmusician.soundtrack.pipeline import run_soundtrack
 from vidmusician.storage import join_uri
 from vidmusician.synth.world import write_world
-from vidmusician.toy.build import build_toy_backbone
+from vidmusician.toy.build import with_toy_backbone
 from vidmusician.train.run import run_training
 
 SUMMARY = ("End-to-end demo: synthetic world -> toy backbone -> features (Ray Data) -> stage 1 + 2 "
@@ -40,8 +40,7 @@ def demo(cfg: Config) -> int:
     silent = write_world(silent_cfg, silent_uri)
     dump_config(cfg, cfg.output)
     lap("world")
-    if cfg.model.musicgen.pretrained == cfg.toy.output_dir:
-        build_toy_backbone(cfg)
+    cfg = with_toy_backbone(cfg)
     lap("backbone")
     features_uri = join_uri(cfg.output, "features")
     extracted = run_extract(replace(cfg, input=join_uri(world_uri, "videos"), output=features_uri))

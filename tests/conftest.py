@@ -5,16 +5,23 @@
 - `s3_server` (session, parametrized "moto" / "seaweedfs"): the same servers, so a test runs against both.
 - `s3_env` / `s3_moto_env` (function): also point the default AWS chain (AWS_ACCESS_KEY_ID,
   AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL, region; user's ~/.aws ignored) at that server for the test.
-- `ray_local` (module): a local Ray whose workers reach the moto server.
+- `ray_local` (module): the session's one local Ray, whose workers reach the moto server, with the
+  moto credentials in the driver's environment for the module. Started once for the whole session
+  (Ray's start and its warm workers are paid once); a module that needs a cluster of its own (a
+  simulated multi-node cluster, a killed job) shuts it down or runs in a subprocess, and the next
+  module that asks for `ray_local` starts it again.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
 import ray
 
 from s3_servers import S3Server, start_moto, start_seaweedfs
+from vidmusician.config import load_config
+from vidmusician.raycluster import init_ray
 
 
 @pytest.fixture(scope="session")
@@ -48,13 +55,34 @@ def s3_moto_env(s3_moto: S3Server, monkeypatch) -> S3Server:
     return s3_moto
 
 
-@pytest.fixture(scope="module")
-def ray_local(s3_moto):
-    """One local Ray for the module, started with the moto credentials in its environment."""
+@contextlib.contextmanager
+def environment(values: dict[str, str]):
     saved = dict(os.environ)
-    os.environ.update(s3_moto.env())
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def start_shared_ray(s3: S3Server) -> None:
+    """The tests' local Ray (the debug preset's, which the toy preset shares); its workers get the moto
+    credentials through init_ray's runtime env."""
+    if not ray.is_initialized():
+        with environment(s3.env()):
+            init_ray(load_config(["preset=debug"]).ray)
+
+
+@pytest.fixture(scope="session")
+def ray_session(s3_moto):
+    start_shared_ray(s3_moto)
+    yield
     ray.shutdown()
-    yield s3_moto
-    ray.shutdown()
-    os.environ.clear()
-    os.environ.update(saved)
+
+
+@pytest.fixture(scope="module")
+def ray_local(ray_session, s3_moto):
+    start_shared_ray(s3_moto)  # again, if a module before this one shut it down
+    with environment(s3_moto.env()):
+        yield s3_moto

@@ -1,8 +1,8 @@
 """Stage placement on a multi-node Ray cluster simulated on this machine (ray.cluster_utils.Cluster):
 a CPU-only node advertising `cpu_pool` (as the KubeRay `cpu` group does) and a node advertising an
 accelerator-like resource. Decoding and writing must run on the CPU node and generation on the other;
-while training holds every accelerator, the generation pool waits instead of failing, and the job
-completes once it is released."""
+while training holds every accelerator, the generation pool's actor waits for it (seen pending in Ray's
+state API) instead of failing, and the job completes once it is released."""
 from __future__ import annotations
 
 import threading
@@ -11,13 +11,15 @@ import time
 import pytest
 import ray
 from ray.cluster_utils import Cluster
+from ray.util.state import list_actors
 
 from model_fixtures import debug_config
 from vidmusician.soundtrack.pipeline import run_soundtrack
 from vidmusician.synth.world import write_world
 
 ACCEL = "accel"  # stands in for GPU: CPU machines cannot advertise real GPUs to Ray
-HELD_S = 20
+PENDING_WAIT_S = 300
+POLL_S = 0.5
 
 
 @pytest.fixture
@@ -40,6 +42,12 @@ class Trainer:
         return True
 
 
+def waiting_for(resource: str) -> list:
+    """Actors that ask for `resource` and wait for it (Ray's state API: pending creation)."""
+    pending = list_actors(filters=[("state", "=", "PENDING_CREATION")], detail=True)
+    return [a for a in pending if resource in (a.required_resources or {})]
+
+
 @pytest.mark.timeout(900)
 def test_decode_on_cpu_node_generation_on_accelerator_node_and_waits_for_it(cluster, tmp_path):
     _, cpu_node, accel_node = cluster
@@ -52,7 +60,10 @@ def test_decode_on_cpu_node_generation_on_accelerator_node_and_waits_for_it(clus
     result: dict = {}
     job = threading.Thread(target=lambda: result.update(out=run_soundtrack(cfg)), daemon=True)
     job.start()
-    time.sleep(HELD_S)
+    deadline = time.monotonic() + PENDING_WAIT_S
+    while not waiting_for(ACCEL) and job.is_alive() and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    assert waiting_for(ACCEL), "the generation pool never asked for the accelerator"
     assert job.is_alive() and "out" not in result  # waiting for the accelerator, not failed
     ray.kill(trainer)
     job.join(timeout=600)

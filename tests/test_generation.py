@@ -6,6 +6,7 @@ import math
 import torch
 
 from model_fixtures import conditions, debug_config, fresh_model, perturb_adapters
+from vidmusician.models import generation
 from vidmusician.models.generation import VideoFeatures, generate_tokens, plan_windows, soundtrack
 
 FRAMES = 30
@@ -63,23 +64,48 @@ def video(model, duration_s: float, seed: int = 0) -> VideoFeatures:
                          duration_s=duration_s)
 
 
-def test_long_video_gets_exactly_its_duration_without_gaps():
+def test_long_video_gets_exactly_its_duration_and_each_window_continues_the_last(monkeypatch):
+    """Every window after the first is prompted with the previous window's last `context_s` of tokens,
+    keeps that prompt, and the tokens decoded for a video are its windows' tokens, joined without a
+    gap or a seam (a window left out would decode zeros, which are not silence)."""
     model = trained_model()
     gcfg = debug_config().generation  # 2 s windows, 0.5 s context
     step = gcfg.window_s - gcfg.context_s
     durations = [gcfg.window_s + 1.5 * step - 0.013, 1.3]  # 2.5 windows, and a short one in the batch
+    calls, decoded = [], []
+    real_generate, real_decode = generation.generate_tokens, model.codec.decode
+
+    def recording_generate(model_, cond, num_frames, gcfg_, prompt=None, **kwargs):
+        out = real_generate(model_, cond, num_frames, gcfg_, prompt=prompt, **kwargs)
+        calls.append((prompt, out))
+        return out
+
+    def recording_decode(codes, scale=None):
+        decoded.append(codes)
+        return real_decode(codes, scale)
+
+    monkeypatch.setattr(generation, "generate_tokens", recording_generate)
+    monkeypatch.setattr(model.codec, "decode", recording_decode)
     feats = [video(model, d, seed=i) for i, d in enumerate(durations)]
     waves = soundtrack(model, feats, gcfg, generator=torch.Generator().manual_seed(0))
-    sr = model.sample_rate
-    for wav, d in zip(waves, durations):
-        assert wav.shape == (round(d * sr),)
-        assert torch.isfinite(wav).all()
-        # No gap: no run of exact silence anywhere (a missing window would decode to a flat run).
-        silent = (wav == 0).int()
-        longest, run = 0, 0
-        for v in silent.tolist():
-            run = run + 1 if v else 0
-            longest = max(longest, run)
-        assert longest < sr // 100
-    assert len(plan_windows(math.ceil(durations[0] * model.frame_rate), round(gcfg.window_s * model.frame_rate),
-                            round(gcfg.context_s * model.frame_rate))) == 3
+
+    fr, sr = model.frame_rate, model.sample_rate
+    context = round(gcfg.context_s * fr)
+    plans = [plan_windows(math.ceil(d * fr), round(gcfg.window_s * fr), context) for d in durations]
+    assert [len(p) for p in plans] == [3, 1] and len(calls) == 3 and len(decoded) == 2
+    for i, (plan, wav, d) in enumerate(zip(plans, waves, durations)):
+        assert wav.shape == (round(d * sr),) and torch.isfinite(wav).all()
+        tokens = decoded[i][0]
+        assert tokens.shape[-1] == plan[-1].end and (tokens >= 0).all()
+        for r, w in enumerate(plan):
+            row = [j for j, p in enumerate(plans) if r < len(p)].index(i)  # videos still active at round r
+            prompt, out = calls[r]
+            assert torch.equal(tokens[:, w.start:w.end], out[row, :, :w.end - w.start])
+            if r == 0:
+                assert prompt is None and w.prompt == 0
+                continue
+            prev = plan[r - 1]
+            prev_row = [j for j, p in enumerate(plans) if r - 1 < len(p)].index(i)
+            tail = calls[r - 1][1][prev_row, :, prev.end - prev.start - context:prev.end - prev.start]
+            assert w.prompt == context and torch.equal(prompt[row], tail)  # the previous window's tail
+            assert torch.equal(out[row, :, :context], tail)  # kept, not regenerated

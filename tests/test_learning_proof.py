@@ -1,32 +1,37 @@
 """The learning proof (toy preset, CPU, local Ray): on held-out synthetic videos, stage 2 must clearly
-beat the frozen backbone and stage 1 on rhythm, and stage 1 the frozen backbone on semantics.
+beat the frozen backbone and stage 1 on rhythm, and stage 1 the frozen backbone on semantics; and the
+soundtracking job, given the proof's stage-2 adapters, must make music that follows the videos' events
+clearly better than the job without adapters (so the job really applies what training learnt).
 
-The slowest test of the suite: it builds the toy backbone when `.cache/toy-backbone` lacks a build
-with the same settings (about 16 minutes on 2 cores), then trains both stages (about 7 minutes)."""
+The slowest module of the suite: the proof trains both stages (about 7 minutes) on the shipped toy
+backbone, once for both tests."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
-import ray
 
 from vidmusician.config import load_config
 from vidmusician.evaluation.learning_proof import BASE, run_proof
+from vidmusician.metrics.rhythm import onset_f1
+from vidmusician.soundtrack.pipeline import run_soundtrack
+from vidmusician.synth.world import write_world
 
 # Margins, against seed spreads of about 0.01-0.05 measured on this machine.
 RHYTHM_MARGIN = 0.3      # onset F1, stage 2 over the base model and over stage 1
 SEMANTIC_MARGIN = 0.12   # class accuracy, stage 1 over the base model (chance is 1/3)
+JOB_VIDEOS = 6
 
 
-@pytest.fixture
-def fresh_ray():
-    ray.shutdown()
-    yield
-    ray.shutdown()
+@pytest.fixture(scope="module")
+def proof(ray_local, tmp_path_factory):
+    return run_proof(load_config(["preset=toy"]), str(tmp_path_factory.mktemp("proof")))
 
 
 @pytest.mark.timeout(3000)
-def test_stage2_wins_on_rhythm_and_stage1_on_semantics(fresh_ray, tmp_path):
-    result = run_proof(load_config(["preset=toy"]), str(tmp_path))
+def test_stage2_wins_on_rhythm_and_stage1_on_semantics(proof):
+    result = proof
     print(result.table())
     mean = {name: {m: float(np.mean(v)) for m, v in r.items()} for name, r in result.results.items()}
     base, stage1, stage2 = mean[BASE], mean["stage 1"], mean["stage 2"]
@@ -36,3 +41,23 @@ def test_stage2_wins_on_rhythm_and_stage1_on_semantics(fresh_ray, tmp_path):
     assert stage2["beats_hit"] >= max(base["beats_hit"], stage1["beats_hit"])
     assert stage1["class_acc"] > base["class_acc"] + SEMANTIC_MARGIN
     assert all(len(v) == 3 for r in result.results.values() for v in r.values())  # one score per seed
+
+
+@pytest.mark.timeout(1200)
+def test_the_soundtrack_job_applies_trained_adapters(proof, tmp_path):
+    """Onset F1 of the job's music against the ground-truth events of fresh silent videos."""
+    world = ["preset=toy", f"world.num_videos={JOB_VIDEOS}", "world.with_audio=false", "world.seed=31"]
+    truth = write_world(load_config(world), str(tmp_path / "world")).to_pylist()
+    events = {Path(r["uri"]).name: np.asarray(r["event_times"]) for r in truth}
+
+    def job_onset_f1(name: str, *args: str) -> float:
+        result = run_soundtrack(load_config(["preset=toy", f"input={tmp_path / 'world' / 'videos'}",
+                                             f"output={tmp_path / name}", *args]))
+        rows = result.table.to_pylist()
+        assert len(rows) == JOB_VIDEOS and {r["status"] for r in rows} == {"ok"}
+        return float(np.mean([onset_f1(np.asarray(r["music_onset_times"]), events[Path(r["source_uri"]).name])
+                              for r in rows]))
+
+    adapted = job_onset_f1("adapted", f"soundtrack.adapters={proof.adapters['stage 2']}")
+    base = job_onset_f1("base")
+    assert adapted > base + RHYTHM_MARGIN, (adapted, base)

@@ -29,6 +29,7 @@ from vidmusician.models.checkpoint import save_adapters
 from vidmusician.soundtrack.decode import stage_row
 from vidmusician.soundtrack.layout import Layout
 from vidmusician.soundtrack.pipeline import run_soundtrack
+from vidmusician.soundtrack.review import review_page
 from vidmusician.soundtrack.write import write_soundtrack
 from vidmusician.storage import Storage, join_uri
 from vidmusician.synth.world import write_world
@@ -144,18 +145,33 @@ def test_review_page_in_headless_chromium(first, mixed, tmp_path):
         plots = browser.execute_script("return Array.from(document.querySelectorAll('svg.plot')).map(s => "
                                        "[s.getBoundingClientRect().width, s.getBoundingClientRect().height, "
                                        "s.querySelectorAll('line').length])")
-        browser.find_element("id", "worst").click()
-        order = browser.execute_script(
-            "return Array.from(document.querySelectorAll('#videos .video')).map(v => parseFloat(v.dataset.onsetf1))")
         errors_listed = browser.execute_script("return document.querySelectorAll('#errors tr').length - 1")
         console = console_errors(browser)
+        # Sorting, on a page of the same rows with planted scores: distinct, in descending input order,
+        # and one missing (it goes last either way). Real scores may be equal or already in order.
+        planted = [None] + [round(1.0 - i / len(ok), 3) for i in range(1, len(ok))]
+        rank = {r["video_id"]: i for i, r in enumerate(ok)}
+        rows = [dict(r, onset_f1=planted[rank[r["video_id"]]]) if r["video_id"] in rank else r
+                for r in first.table.to_pylist()]
+        sorting = tmp_path / "review" / "sorting.html"
+        sorting.write_text(review_page(rows, first.layout, "onset_f1"))
+        browser.get(sorting.as_uri())
+        order = "return Array.from(document.querySelectorAll('#videos .video')).map(v => v.dataset.onsetf1)"
+        initial = browser.execute_script(order)
+        browser.find_element("id", "worst").click()
+        worst = browser.execute_script(order)
+        browser.find_element("id", "best").click()
+        best = browser.execute_script(order)
     assert console == []
     assert len(players) == len(ok) and all(state >= 1 and err is None for state, _, err in players)
     assert sorted(round(d, 1) for _, d, _ in players) == sorted(round(r["duration_s"], 1) for r in ok)
     lines = [len(r["visual_beat_times"]) + len(r["flow_beat_times"]) + len(r["music_onset_times"]) for r in ok]
     assert len(plots) == len(ok) and all(w > 100 and h > 30 for w, h, _ in plots)
     assert sorted(p[2] for p in plots) == sorted(lines) and sum(lines) > 0
-    assert order == sorted(order) and len(order) == len(ok)
+    shown = ["n/a" if v is None else f"{v:.3f}" for v in planted]
+    assert len(ok) >= 3 and initial == shown  # input order, descending
+    assert worst == sorted(shown[1:], key=float) + ["n/a"]
+    assert best == sorted(shown[1:], key=float, reverse=True) + ["n/a"]
     assert errors_listed == len(BROKEN)
 
 
@@ -230,10 +246,8 @@ def test_a_source_replaced_before_the_write_stage_is_an_error_and_writes_nothing
 def test_toy_backbone_soundtracks_silent_videos(ray_local, tmp_path):
     """The base toy backbone (no adapters: null visual conditions) makes music with percussive hits."""
     from vidmusician.config import load_config
-    from vidmusician.toy.build import build_toy_backbone
 
     cfg = load_config(["preset=toy", "world.num_videos=3", "world.with_audio=false", "world.seed=11"])
-    build_toy_backbone(cfg)  # cached per machine; the learning proof usually built it already
     write_world(cfg, str(tmp_path / "world"))
     result = run_soundtrack(load_config(["preset=toy", f"input={tmp_path / 'world' / 'videos'}",
                                          f"output={tmp_path / 'out'}"]))

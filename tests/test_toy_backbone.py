@@ -1,5 +1,6 @@
-"""The toy backbone's build path with a tiny budget: release format, cache, loading through the
-`toy` preset, the LUT collision guard. (Its quality figures come from the full build, not here.)"""
+"""The toy backbone: the build shipped in the package matches the `toy` preset's settings and loads;
+the build path with a tiny budget (release format, cache, loading, a private build for other
+settings); the LUT collision guard. (Its quality figures come from the full build, not here.)"""
 from __future__ import annotations
 
 import time
@@ -9,10 +10,34 @@ import torch
 
 from vidmusician.config import load_config
 from vidmusician.models.builders import build_model
-from vidmusician.toy.build import build_toy_backbone, is_built
+from vidmusician.embedded import model_path
+from vidmusician.toy.build import build_toy_backbone, is_built, read_stamp, settings_changed, with_toy_backbone
 
-TINY = ["preset=toy", "toy.codec_minutes=0.1", "toy.lm_minutes=0.1", "toy.codec_clips=16",
+TINY = ["preset=toy", "toy.codec_minutes=0.05", "toy.lm_minutes=0.05", "toy.codec_clips=16",
         "toy.lm_clips=24", "toy.eval_clips=3"]
+
+
+def test_the_shipped_build_matches_the_toy_settings_and_loads():
+    cfg = load_config(["preset=toy"])
+    assert cfg.model.musicgen.pretrained == cfg.toy.output_dir == "embedded:toy-backbone"
+    changed = settings_changed(cfg.toy.output_dir, cfg)
+    assert not changed, (
+        f"the toy backbone shipped in {model_path(cfg.toy.output_dir)} was built with other settings than "
+        f"the toy preset's: {changed}. Rebuild it (python jobs/build_toy_backbone.py preset=toy, about 16 "
+        f"minutes) and commit the files it rewrites.")
+    assert is_built(cfg.toy.output_dir, cfg) and with_toy_backbone(cfg, log=None) is cfg  # nothing to build
+    report = read_stamp(cfg.toy.output_dir)["report"]
+    assert report["codec_hit_f1"] >= 0.9  # a trained codec, not a random one
+    model = build_model(cfg.model)
+    assert model.sample_rate == 16000 and model.lm.card == 128
+
+
+def test_settings_that_shape_the_build_are_named_when_they_change():
+    cfg = load_config(["preset=toy"])
+    assert settings_changed(cfg.toy.output_dir, load_config(["preset=toy", "world.num_videos=3"])) == []
+    changed = settings_changed(cfg.toy.output_dir, load_config(["preset=toy", "world.tempos_bpm=[100.0]",
+                                                                 "model.musicgen.lm.num_layers=2"]))
+    assert [c.split(":")[0] for c in changed] == ["lm.num_layers", "world.tempos_bpm"], changed
 
 
 def test_tiny_build_saves_loads_and_caches(tmp_path):
@@ -26,6 +51,14 @@ def test_tiny_build_saves_loads_and_caches(tmp_path):
     assert time.monotonic() - t < 5
     changed = load_config([*TINY, f"toy.output_dir={tmp_path}", "toy.lm_lr=0.001"])
     assert not is_built(tmp_path, changed)  # other settings are another build
+
+    # A run whose settings differ from toy.output_dir's build gets (and then reuses) its own build.
+    other = load_config([*TINY, f"model.musicgen.pretrained={tmp_path}", f"toy.output_dir={tmp_path}",
+                         f"toy.cache_dir={tmp_path / 'cache'}", "toy.lm_lr=0.001"])
+    moved = with_toy_backbone(other, log=lambda *_: None)
+    private = moved.model.musicgen.pretrained
+    assert private.startswith(str(tmp_path / "cache")) and is_built(private, other)
+    assert with_toy_backbone(other, log=lambda *_: None).model.musicgen.pretrained == private
 
     model = build_model(load_config(["preset=toy", f"model.musicgen.pretrained={tmp_path}"]).model)
     assert model.sample_rate == 16000 and model.lm.card == 128

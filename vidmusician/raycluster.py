@@ -24,4 +24,5 @@ def init_ray(rcfg: RayConfig) -> None:
         return
     env.update({k: os.environ[k] for k in FORWARDED_ENV if k in os.environ})
     # "local": always a new local Ray; without it ray.init would join any `ray start` cluster on the machine.
-    ray.init(address="local", num_cpus=rcfg.num_cpus, include_dashboard=False, runtime_env={"env_vars": env})
+    # The dashboard serves Ray's state API, which Ray Train's placement-group cleaner polls.
+    ray.init(address="local", num_cpus=rcfg.num_cpus, include_dashboard=True, runtime_env={"env_vars": env})

@@ -219,9 +219,11 @@ class RayConfig:
 @dataclass
 class ToyConfig:
     """Pretraining the toy backbone (a tiny MusicGen of our own) on the synthetic world's music."""
-    # Per machine, not per clone: every checkout (and CI run) on this machine reuses one build; a build
-    # made with other settings (its stamp hash differs) is rebuilt.
-    output_dir: str = "~/.cache/vidmusician/toy-backbone"
+    # Where jobs/build_toy_backbone.py writes: by default the build shipped in the package (rebuild it
+    # there, and commit it, when the settings below, the world's music or the toy architecture change).
+    output_dir: str = "embedded:toy-backbone"
+    # Builds for runs whose settings differ from the shipped build's, one folder per settings hash.
+    cache_dir: str = "~/.cache/vidmusician/toy-backbones"
     seed: int = 0
     codec_clips: int = 400
     codec_minutes: float = 10.0

@@ -98,6 +98,7 @@ class ProofResult:
     classifier_accuracy: float  # on fresh real clips: the classifier itself is trustworthy
     timings: dict[str, float]
     train_summary: str
+    adapters: dict[str, str]    # system name -> its adapter file (URI), e.g. "stage 2"
 
     def table(self) -> str:
         return table(self.results)
@@ -108,7 +109,7 @@ def run_proof(cfg: Config, workdir: str, log=print) -> ProofResult:
     stage 1 -> stage 2 (Ray Train) -> held-out videos scored per system and seed."""
     from vidmusician.data.pipeline import run_extract
     from vidmusician.models.builders import build_model
-    from vidmusician.toy.build import build_toy_backbone
+    from vidmusician.toy.build import with_toy_backbone
     from vidmusician.train.run import run_training
 
     timings, clock = {}, time.perf_counter()
@@ -120,7 +121,7 @@ def run_proof(cfg: Config, workdir: str, log=print) -> ProofResult:
         log(f"proof: {name} done in {timings[name]:.0f} s")
 
     proof = cfg.proof
-    build_toy_backbone(cfg, log=log)
+    cfg = with_toy_backbone(cfg, log=log)
     lap("toy_backbone")
     world_uri, features_uri = join_uri(workdir, "world"), join_uri(workdir, "features")
     write_world(replace(cfg, world=replace(cfg.world, num_videos=proof.train_videos, seed=proof.world_seed)),
@@ -141,4 +142,4 @@ def run_proof(cfg: Config, workdir: str, log=print) -> ProofResult:
     adapters = {f"stage {s.stage}": s.paths.final for s in trained.stages}
     results = evaluate_systems(model, adapters, held, cfg, clf, list(proof.seeds), log)
     lap("evaluation")
-    return ProofResult(results, clf_acc, timings, trained.summary())
+    return ProofResult(results, clf_acc, timings, trained.summary(), adapters)

@@ -22,6 +22,7 @@ from audiocraft.models.encodec import CompressionModel
 from audiocraft.models.lm import LMModel
 
 from vidmusician.config.schema import MusicGenConfig
+from vidmusician.embedded import model_path
 
 LM_FILE = "state_dict.bin"
 CODEC_FILE = "compression_state_dict.bin"
@@ -144,13 +145,13 @@ def load_pretrained(name: str, device: str = "cpu") -> Backbone:
 def load_codec(mcfg: MusicGenConfig, device: str = "cpu", seed: int = 0) -> CompressionModel:
     """The backbone's compression model alone (for the feature stage: no LM in memory)."""
     if mcfg.pretrained:
-        return loaders.load_compression_model(os.path.expanduser(mcfg.pretrained), device=device).eval()
+        return loaders.load_compression_model(model_path(mcfg.pretrained), device=device).eval()
     return build_random_codec(mcfg, device, seed)[0]
 
 
 def load_backbone(mcfg: MusicGenConfig, device: str = "cpu", seed: int = 0) -> Backbone:
     if mcfg.pretrained:
-        return load_pretrained(os.path.expanduser(mcfg.pretrained), device)
+        return load_pretrained(model_path(mcfg.pretrained), device)
     return build_random(mcfg, device, seed)[0]
 
 

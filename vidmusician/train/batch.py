@@ -35,7 +35,8 @@ class TrainBatch:
 def _tensor(column) -> torch.Tensor:
     # Ray's tensor columns arrive as one ndarray, pyarrow lists as an object array of ndarrays.
     array = column if column.dtype != object else np.stack(list(column))
-    return torch.from_numpy(np.ascontiguousarray(array))
+    # Ray hands over read-only views of its object store; torch needs memory it may write.
+    return torch.from_numpy(np.require(array, requirements=("C", "W")))
 
 
 def collate(batch: dict[str, np.ndarray]) -> TrainBatch:

@@ -76,6 +76,12 @@ def datasets(cfg: Config, storage: Storage) -> tuple[dict[str, ray.data.Dataset]
     split[VAL] = split[VAL].materialize()
     if cfg.train.cache_dataset:
         split[TRAIN] = split[TRAIN].materialize()
+    for ds in split.values():
+        # Each worker (and Ray Train's split coordinator) runs these with its own copy of the
+        # dataset's context, and every epoch is a new execution: with bars and start messages on,
+        # each epoch prints nested bars through the driver's log. The stage's progress is its step log.
+        ds.context.enable_progress_bars = False
+        ds.context.print_on_execution_start = False
     return split, len(videos) - len(val_ids), len(val_ids)
 
 

@@ -15,6 +15,7 @@ import ray.train
 import ray.train.torch
 import torch
 import torch.distributed as dist
+from ray.data.collate_fn import NumpyBatchCollateFn
 # Ray's own poll interval (pinned Ray; a private module, so a Ray upgrade must recheck it).
 from ray.train.v2._internal.constants import DEFAULT_HEALTH_CHECK_INTERVAL_S
 
@@ -22,7 +23,7 @@ from vidmusician.config.schema import Config
 from vidmusician.models.builders import build_model
 from vidmusician.models.checkpoint import load_adapters, save_adapters
 from vidmusician.storage import Storage, join_uri
-from vidmusician.train.batch import collate
+from vidmusician.train.batch import TrainBatch, collate
 from vidmusician.train.data import TRAIN, VAL
 from vidmusician.train.loop import StageTrainer
 from vidmusician.train.state import ADAPTERS_FILE, read_checkpoint, write_checkpoint
@@ -53,12 +54,20 @@ def _all_sum(values: list[float]) -> list[float]:
     return t.tolist()
 
 
+class FeatureCollate(NumpyBatchCollateFn):
+    """`collate` behind Ray's collate interface (plain functions are deprecated since Ray 2.47)."""
+
+    def __call__(self, batch: dict) -> TrainBatch:
+        return collate(batch)
+
+
 def _train_batches(tcfg):
     """Endless epochs over this worker's shard (full batches only, so every rank steps alike)."""
     shard = ray.train.get_dataset_shard(TRAIN)
     while True:
         seen = 0
-        for batch in shard.iter_torch_batches(batch_size=tcfg.batch_size, collate_fn=collate, drop_last=True,
+        for batch in shard.iter_torch_batches(batch_size=tcfg.batch_size, collate_fn=FeatureCollate(),
+                                              drop_last=True,
                                               local_shuffle_buffer_size=tcfg.shuffle_buffer or None):
             seen += 1
             yield batch
@@ -69,8 +78,8 @@ def _train_batches(tcfg):
 def _validate(trainer: StageTrainer, tcfg, rank: int, world: int) -> float:
     """Token-weighted validation loss over the whole (unsplit) validation set, batches dealt round-robin."""
     shard = ray.train.get_dataset_shard(VAL)
-    mine = (b for i, b in enumerate(shard.iter_torch_batches(batch_size=tcfg.batch_size, collate_fn=collate))
-            if i % world == rank)
+    batches = shard.iter_torch_batches(batch_size=tcfg.batch_size, collate_fn=FeatureCollate())
+    mine = (b for i, b in enumerate(batches) if i % world == rank)
     total, tokens = _all_sum(list(trainer.evaluate(mine)))
     return total / tokens if tokens else float("nan")
 
