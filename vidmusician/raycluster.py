@@ -1,6 +1,7 @@
 """Starting or joining Ray, the same way for every job."""
 from __future__ import annotations
 
+import logging
 import os
 
 import ray
@@ -11,6 +12,20 @@ from vidmusician.config.schema import RayConfig
 FORWARDED_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL",
                  "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE",
                  "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED")
+# Run by every worker process of the job as it starts (Ray's runtime_env worker_process_setup_hook).
+WORKER_SETUP_HOOK = "vidmusician.raycluster.configure_worker_logging"
+
+
+def configure_worker_logging() -> None:
+    """Ray Data's INFO lines from inside workers (one per epoch from Ray Train's split coordinator, one
+    per dataset a training worker reads) go to Ray Data's log file (logs/ray-data.log of the session),
+    not to the job's terminal; warnings and errors still reach it. The driver's own Ray Data progress
+    (the stages of the extract and soundtracking jobs) is not affected."""
+    import ray.data  # noqa: F401  (configures the "ray.data" logger, once per process)
+
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler):  # the console handler; the file handler is not one
+            handler.setLevel(logging.WARNING)
 
 
 def init_ray(rcfg: RayConfig) -> None:
@@ -20,9 +35,11 @@ def init_ray(rcfg: RayConfig) -> None:
         return
     env = {"OMP_NUM_THREADS": str(rcfg.torch_threads)}
     if rcfg.address:
-        ray.init(address=rcfg.address, runtime_env={"env_vars": env})
+        ray.init(address=rcfg.address,
+                 runtime_env={"env_vars": env, "worker_process_setup_hook": WORKER_SETUP_HOOK})
         return
     env.update({k: os.environ[k] for k in FORWARDED_ENV if k in os.environ})
     # "local": always a new local Ray; without it ray.init would join any `ray start` cluster on the machine.
     # The dashboard serves Ray's state API, which Ray Train's placement-group cleaner polls.
-    ray.init(address="local", num_cpus=rcfg.num_cpus, include_dashboard=True, runtime_env={"env_vars": env})
+    ray.init(address="local", num_cpus=rcfg.num_cpus, include_dashboard=True,
+             runtime_env={"env_vars": env, "worker_process_setup_hook": WORKER_SETUP_HOOK})
