@@ -1,6 +1,6 @@
 """The learning proof as a benchmark: prints the table the README shows and writes the scores.
 
-Same code as tests/test_learning_proof.py (`run_proof` on the `toy` preset): toy backbone (cached) ->
+Same code as tests/test_learning_proof.py (`run_proof` on the `toy` preset): toy backbone (shipped) ->
 training world -> features (Ray Data) -> stage 1 -> stage 2 (Ray Train) -> held-out videos, every system
 scored with every seed. Extra `key=value` arguments override the config (e.g. proof.seeds=[0,1,2,3,4]).
 Usage: python bench/learning_proof.py [key=value ...] [--out FILE]

@@ -19,7 +19,12 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 fi
 start=$(date +%s)
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-pip_install() { "$VENV/bin/python" -m pip install --disable-pip-version-check -q "$@"; }
+# A machine's pip config may name local package folders that are absent; pip then warns once per
+# package and folder (hundreds of lines). Only that warning is dropped; pip's exit status is kept.
+PIP_NOISE="is ignored: it is neither a file nor a directory"
+pip_install() {
+  "$VENV/bin/python" -m pip install --disable-pip-version-check -q "$@" 2>&1 | { grep -v "$PIP_NOISE" || true; }
+}
 pip_install --upgrade pip
 # torch first and alone, so that no later requirement can pull a CUDA build.
 pip_install "$TORCH_SPEC"

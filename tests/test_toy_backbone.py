@@ -58,7 +58,9 @@ def test_tiny_build_saves_loads_and_caches(tmp_path):
     moved = with_toy_backbone(other, log=lambda *_: None)
     private = moved.model.musicgen.pretrained
     assert private.startswith(str(tmp_path / "cache")) and is_built(private, other)
+    made = next((tmp_path / "cache").rglob("state_dict.bin")).stat().st_mtime_ns
     assert with_toy_backbone(other, log=lambda *_: None).model.musicgen.pretrained == private
+    assert next((tmp_path / "cache").rglob("state_dict.bin")).stat().st_mtime_ns == made  # reused, not rebuilt
 
     model = build_model(load_config(["preset=toy", f"model.musicgen.pretrained={tmp_path}"]).model)
     assert model.sample_rate == 16000 and model.lm.card == 128

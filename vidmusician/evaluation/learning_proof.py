@@ -105,7 +105,7 @@ class ProofResult:
 
 
 def run_proof(cfg: Config, workdir: str, log=print) -> ProofResult:
-    """The whole proof on the `toy` preset: toy backbone (cached) -> training world -> features ->
+    """The whole proof on the `toy` preset: toy backbone (shipped) -> training world -> features ->
     stage 1 -> stage 2 (Ray Train) -> held-out videos scored per system and seed."""
     from vidmusician.data.pipeline import run_extract
     from vidmusician.models.builders import build_model
