@@ -75,14 +75,14 @@ def start_shared_ray(s3: S3Server) -> None:
 
 
 @pytest.fixture(scope="session")
-def ray_session(s3_moto):
-    start_shared_ray(s3_moto)
+def ray_session():
+    """Shuts the shared Ray down when the session ends (ray_local starts it on first use)."""
     yield
     ray.shutdown()
 
 
 @pytest.fixture(scope="module")
 def ray_local(ray_session, s3_moto):
-    start_shared_ray(s3_moto)  # again, if a module before this one shut it down
+    start_shared_ray(s3_moto)  # on first use, and again if a module before this one shut it down
     with environment(s3_moto.env()):
         yield s3_moto

@@ -93,19 +93,23 @@ def test_long_video_gets_exactly_its_duration_and_each_window_continues_the_last
     context = round(gcfg.context_s * fr)
     plans = [plan_windows(math.ceil(d * fr), round(gcfg.window_s * fr), context) for d in durations]
     assert [len(p) for p in plans] == [3, 1] and len(calls) == 3 and len(decoded) == 2
+
+    def row_of(video: int, r: int) -> int:
+        """The video's row in round r's batch: the videos that still have a window, in order."""
+        return [j for j, p in enumerate(plans) if r < len(p)].index(video)
+
     for i, (plan, wav, d) in enumerate(zip(plans, waves, durations)):
         assert wav.shape == (round(d * sr),) and torch.isfinite(wav).all()
         tokens = decoded[i][0]
         assert tokens.shape[-1] == plan[-1].end and (tokens >= 0).all()
         for r, w in enumerate(plan):
-            row = [j for j, p in enumerate(plans) if r < len(p)].index(i)  # videos still active at round r
+            row = row_of(i, r)
             prompt, out = calls[r]
             assert torch.equal(tokens[:, w.start:w.end], out[row, :, :w.end - w.start])
             if r == 0:
                 assert prompt is None and w.prompt == 0
                 continue
             prev = plan[r - 1]
-            prev_row = [j for j, p in enumerate(plans) if r - 1 < len(p)].index(i)
-            tail = calls[r - 1][1][prev_row, :, prev.end - prev.start - context:prev.end - prev.start]
+            tail = calls[r - 1][1][row_of(i, r - 1), :, prev.end - prev.start - context:prev.end - prev.start]
             assert w.prompt == context and torch.equal(prompt[row], tail)  # the previous window's tail
             assert torch.equal(out[row, :, :context], tail)  # kept, not regenerated
