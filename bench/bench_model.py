@@ -3,12 +3,13 @@
   alone (same LM forward + backward + optimizer step, with a trainable cross-attention condition of
   the same shape standing in for the adapters, so the backward still runs through the LM);
 - generation: adapted model with batched CFG vs audiocraft's own LMModel.generate with CFG, same
-  batch and length.
+  batch and length; and the static-cache decoder (generation.fast) vs the streaming one.
 Usage: python bench/bench_model.py [--sizes debug,mid] [--repeats N] [--out FILE]
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import time
@@ -19,6 +20,8 @@ from vidmusician.config import load_config
 from vidmusician.models.builders import build_model
 from vidmusician.models.conditions import VisualConditions
 from vidmusician.models.generation import generate_tokens
+
+from model_steps import random_conditions, train_steps
 
 # A mid-size backbone shaped like MusicGen (FFN 4x, rhythm into 3/4 of the blocks) that still
 # trains and generates in seconds on a 2-core CPU.
@@ -32,16 +35,17 @@ SIZES = {
 BATCH, TRAIN_FRAMES, GEN_FRAMES, TOKENS = 4, 250, 100, 5
 
 
-def timed_pair(a, b, repeats: int) -> tuple[float, float]:
-    """Median times of a and b, run alternately so that drift in machine load hits both alike."""
-    a(), b()  # warm-up
-    ta, tb = [], []
+def timed(fns, repeats: int) -> list[float]:
+    """Median times of the functions, run in turn so that drift in machine load hits all alike."""
+    for fn in fns:  # warm-up
+        fn()
+    times = [[] for _ in fns]
     for _ in range(repeats):
-        for fn, out in ((a, ta), (b, tb)):
+        for fn, out in zip(fns, times):
             t = time.perf_counter()
             fn()
             out.append(time.perf_counter() - t)
-    return statistics.median(ta), statistics.median(tb)
+    return [statistics.median(t) for t in times]
 
 
 def bench_size(name: str, repeats: int) -> dict:
@@ -51,33 +55,10 @@ def bench_size(name: str, repeats: int) -> dict:
     lm = model.lm
     g = torch.Generator().manual_seed(0)
     codes = torch.randint(0, lm.card, (BATCH, lm.num_codebooks, TRAIN_FRAMES), generator=g)
-    cond = VisualConditions(cls=torch.randn(BATCH, TOKENS, model.semantic.manager.in_features, generator=g),
-                            cls_steps=torch.arange(TOKENS, dtype=torch.float32).repeat(BATCH, 1),
-                            cls_mask=torch.ones(BATCH, TOKENS),
-                            rhythm=torch.rand(BATCH, TRAIN_FRAMES, 2, generator=g),
-                            present=torch.ones(BATCH, dtype=torch.bool))
+    cond = random_conditions(model, BATCH, TOKENS, TRAIN_FRAMES, g)
     key = cfg.model.musicgen.cross_attention_key
-
-    model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-
-    def adapted_step():
-        opt.zero_grad()
-        model.loss(codes, cond).loss.backward()
-        opt.step()
-
-    stand_in = torch.nn.Parameter(torch.randn(BATCH, TOKENS, lm.dim) * 0.02)
-    base_opt = torch.optim.AdamW([stand_in], lr=1e-4)
-    ones = torch.ones(BATCH, TOKENS)
-
-    def base_step():
-        base_opt.zero_grad()
-        out = lm.compute_predictions(codes, [], condition_tensors={key: (stand_in, ones)})
-        logits = out.logits[out.mask].float()
-        torch.nn.functional.cross_entropy(logits, codes[out.mask]).backward()
-        base_opt.step()
-
-    train_adapted, train_base = timed_pair(adapted_step, base_step, repeats)
+    adapted_step, base_step = train_steps(model, codes, cond)
+    train_adapted, train_base = timed([adapted_step, base_step], repeats)
 
     model.eval()
     gcfg = cfg.generation
@@ -86,10 +67,11 @@ def bench_size(name: str, repeats: int) -> dict:
     from audiocraft.modules.conditioners import ConditioningAttributes
     attrs = [ConditioningAttributes(text={key: "bass"}) for _ in range(BATCH)]
     top_k = min(gcfg.top_k, lm.card)
-    gen_adapted, gen_base = timed_pair(
-        lambda: generate_tokens(model, gen_cond, GEN_FRAMES, gcfg),
+    streaming, fast = dataclasses.replace(gcfg, fast=False), dataclasses.replace(gcfg, fast=True)
+    gen_adapted, gen_base, gen_fast = timed([
+        lambda: generate_tokens(model, gen_cond, GEN_FRAMES, streaming),
         lambda: lm.generate(conditions=attrs, max_gen_len=GEN_FRAMES, top_k=top_k, cfg_coef=gcfg.cfg_coef),
-        repeats)
+        lambda: generate_tokens(model, gen_cond, GEN_FRAMES, fast)], repeats)
     seconds = BATCH * GEN_FRAMES / model.frame_rate
     return {
         "size": name, "lm_params_M": sum(p.numel() for p in lm.parameters()) / 1e6,
@@ -99,6 +81,7 @@ def bench_size(name: str, repeats: int) -> dict:
         "generate_adapted_s": gen_adapted, "generate_base_s": gen_base,
         "generate_ratio": gen_adapted / gen_base,
         "music_s_per_s_adapted": seconds / gen_adapted,
+        "generate_fast_s": gen_fast, "fast_over_streaming": gen_fast / gen_adapted,
     }
 
 
@@ -113,13 +96,13 @@ def main() -> None:
     print(f"torch threads: {torch.get_num_threads()}, batch {BATCH}, train {TRAIN_FRAMES} frames, "
           f"generate {GEN_FRAMES} frames with CFG")
     print("| size | LM params | adapter params | train step adapted / base | ratio | "
-          "generate adapted / base | ratio |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+          "generate adapted / base | ratio | generate fast | fast / streaming |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['size']} | {r['lm_params_M']:.2f} M | {r['adapter_params_M']:.2f} M | "
               f"{r['train_step_adapted_s'] * 1e3:.0f} / {r['train_step_base_s'] * 1e3:.0f} ms | "
               f"{r['train_ratio']:.2f} | {r['generate_adapted_s']:.2f} / {r['generate_base_s']:.2f} s | "
-              f"{r['generate_ratio']:.2f} |")
+              f"{r['generate_ratio']:.2f} | {r['generate_fast_s']:.2f} s | {r['fast_over_streaming']:.2f} |")
     if args.out:
         with open(args.out, "w") as f:
             json.dump(rows, f, indent=2)

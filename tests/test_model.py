@@ -133,3 +133,27 @@ def test_cond_dropout_drops_in_training_only():
     conditional, _ = logits_of(model, codes, cond)
     assert (dropped - null).abs().max().item() < 1e-6
     assert (conditional - null).abs().max().item() > 1e-4
+
+
+def test_loss_is_the_mean_cross_entropy_over_valid_unpadded_tokens_per_codebook():
+    """The masked-sum loss equals cross-entropy over exactly the positions that count (the delay
+    pattern's valid steps, minus padded frames), and its gradients stay finite although the
+    positions left out hold NaN logits."""
+    model = fresh_model("model.cond_dropout=0.0")
+    model.set_stage(2)
+    perturb_adapters(model, "rhythm.", seed=3)
+    codes, cond = codes_for(model, 2, FRAMES), conditions(model, 2, FRAMES)
+    frame_mask = torch.ones(2, FRAMES)
+    frame_mask[1, FRAMES // 2:] = 0  # the second row is half padding
+    out = model.loss(codes, cond, frame_mask)
+    logits, valid = logits_of(model, codes, cond)
+    valid = valid & frame_mask.bool().unsqueeze(1)
+    expected = torch.stack([torch.nn.functional.cross_entropy(logits[:, k][valid[:, k]], codes[:, k][valid[:, k]])
+                            for k in range(codes.shape[1])])
+    assert torch.allclose(out.per_codebook, expected, atol=1e-5)
+    assert torch.allclose(out.loss, expected.mean(), atol=1e-5)
+    # Padding changes the loss (it is excluded, not counted as zero loss).
+    assert not torch.allclose(out.loss, model.loss(codes, cond).loss, atol=1e-4)
+    out.loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads)

@@ -172,6 +172,13 @@ class GenerationConfig:
     context_s: float = 10.0
     # Videos per generation batch (windows of several videos share one batched CFG forward).
     batch_size: int = 8
+    # Static-shape decoding over a KV cache allocated once per window (models/static_decoding.py):
+    # the same tokens as audiocraft's streaming decoder (false), and on CUDA each step is a replayed
+    # CUDA graph (`cuda_graphs`). Measured: 6-13x the streaming throughput on an H200, 2.5x on CPU.
+    fast: bool = True
+    cuda_graphs: bool = True
+    # Attention lengths are rounded up to multiples of this: one CUDA graph per multiple in a window.
+    graph_bucket_steps: int = 128
 
 
 @dataclass

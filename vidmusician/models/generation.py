@@ -10,6 +10,7 @@ waveform at the joins.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from audiocraft.utils import utils as ac_utils
 
 from vidmusician.config.schema import GenerationConfig
 from vidmusician.models.conditions import VisualConditions
+from vidmusician.models.static_decoding import StaticDecoder
 from vidmusician.models.vidmusician import VidMusician
 
 UNKNOWN_TOKEN = -1
@@ -73,13 +75,20 @@ def generate_tokens(model: VidMusician, cond: VisualConditions, num_frames: int,
                     generator: torch.Generator | None = None) -> torch.Tensor:
     """Codes [B, K, num_frames] for one window. `prompt` [B, K, P] fixes the first P frames.
     cfg=False runs the conditional branch alone (no null rows)."""
-    lm = model.lm
-    device = next(lm.parameters()).device
-    batch, n_q = cond.batch_size, lm.num_codebooks
     both = VisualConditions.cat([cond, cond.null()]) if cfg else cond
     tensors = model.condition_tensors(both)
     rhythm = model.rhythm_input(both, model.sequence_steps(num_frames))
+    return decode_window(model, tensors, rhythm, cond.batch_size, num_frames, gcfg, prompt, cfg, generator)
 
+
+@torch.no_grad()
+def decode_window(model: VidMusician, tensors: dict, rhythm: torch.Tensor | None, batch: int,
+                  num_frames: int, gcfg: GenerationConfig, prompt: torch.Tensor | None = None,
+                  cfg: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The decoding loop over precomputed condition tensors (and rhythm features), CFG rows second."""
+    lm = model.lm
+    device = next(lm.parameters()).device
+    n_q = lm.num_codebooks
     pattern = lm.pattern_provider.get_pattern(num_frames)
     codes = torch.full((batch, n_q, num_frames), UNKNOWN_TOKEN, dtype=torch.long, device=device)
     prompt_len = 0 if prompt is None else prompt.shape[-1]
@@ -87,13 +96,13 @@ def generate_tokens(model: VidMusician, cond: VisualConditions, num_frames: int,
         codes[..., :prompt_len] = prompt
     sequence, _, mask = pattern.build_pattern_sequence(codes, lm.special_token_id)
     start = pattern.get_first_step_with_timesteps(prompt_len)
-    with lm.streaming(), model.injector.using(rhythm):
+    with _decoder(model, tensors, rhythm, batch * (2 if cfg else 1), sequence.shape[-1], gcfg) as decode:
         prev = 0
         for offset in range(start, sequence.shape[-1]):
             step_in = sequence[..., prev:offset]
             if cfg:
                 step_in = torch.cat([step_in, step_in])
-            logits = lm(step_in, [], condition_tensors=tensors)[:, :, -1]  # [B', K, card]
+            logits = decode(step_in, prev)  # [B', K, card]
             if cfg:
                 cond_logits, null_logits = logits.split(batch)
                 logits = null_logits + (cond_logits - null_logits) * gcfg.cfg_coef
@@ -104,6 +113,18 @@ def generate_tokens(model: VidMusician, cond: VisualConditions, num_frames: int,
             prev = offset
     out, _, _ = pattern.revert_pattern_sequence(sequence, special_token=UNKNOWN_TOKEN)
     return out[..., :num_frames]
+
+
+@contextlib.contextmanager
+def _decoder(model: VidMusician, tensors: dict, rhythm: torch.Tensor | None, rows: int, steps: int,
+             gcfg: GenerationConfig):
+    """A function (tokens [rows, K, T] fed at steps start.., start) -> logits of the last step:
+    audiocraft's streaming LM, or with generation.fast the static-shape decoder (same tokens)."""
+    if gcfg.fast:
+        yield StaticDecoder(model, tensors, rhythm, rows, steps, gcfg.graph_bucket_steps, gcfg.cuda_graphs)
+        return
+    with model.lm.streaming(), model.injector.using(rhythm):
+        yield lambda tokens, start: model.lm(tokens, [], condition_tensors=tensors)[:, :, -1]
 
 
 def window_conditions(feats: list[VideoFeatures], windows: list[Window], frame_rate: float,

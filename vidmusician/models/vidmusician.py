@@ -147,10 +147,16 @@ class VidMusician(nn.Module):
         valid = out.mask
         if frame_mask is not None:
             valid = valid & frame_mask.bool().unsqueeze(1)
-        logits = out.logits.float()
-        per_k = []
-        for k in range(codes.shape[1]):
-            m = valid[:, k]
-            per_k.append(F.cross_entropy(logits[:, k][m], codes[:, k][m]))
-        per_codebook = torch.stack(per_k)
+        per_codebook = codebook_losses(out.logits, codes, valid)
         return LossOutput(per_codebook.mean(), per_codebook)
+
+
+def codebook_losses(logits: torch.Tensor, codes: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy per codebook [K] of logits [B, K, T, card] over the positions `valid` [B, K, T].
+    A masked sum rather than boolean indexing: indexing waits for the GPU (it must count the kept
+    positions), in the middle of every training step. Positions left out hold NaN logits (audiocraft's
+    marker); they are replaced before the loss, never multiplied by 0 (NaN * 0 is NaN)."""
+    logits = torch.where(valid.unsqueeze(-1), logits.float(), 0.0)
+    token_loss = F.cross_entropy(logits.permute(0, 3, 1, 2), codes, reduction="none")  # [B, K, T]
+    weight = valid.to(token_loss.dtype)
+    return (token_loss * weight).sum(dim=(0, 2)) / weight.sum(dim=(0, 2))
