@@ -1,9 +1,10 @@
 """Generation: batched classifier-free guidance over the adapted LM, and sliding windows that cover
 videos of any length.
 
-CFG runs the conditional and the null branch as one batch of 2B rows through the streaming LM (one
-forward per step), like audiocraft's LMModel.generate, but with our precomputed visual condition
-tensors and the rhythm features the injector needs. Long videos: window w >= 1 starts `context_s`
+CFG runs the conditional and the null branch as one batch of 2B rows through the LM, one step per
+forward, like audiocraft's LMModel.generate, but with our precomputed visual condition tensors and
+the rhythm features. The steps go through the static-shape decoder (`generation.fast`, the default;
+models/static_decoding.py) or audiocraft's streaming KV cache; both give the same tokens. Long videos: window w >= 1 starts `context_s`
 before the end of window w-1 and takes those tokens as its prompt, so the music continues instead
 of restarting; all tokens of a video are decoded together at the end, so there is no seam in the
 waveform at the joins.

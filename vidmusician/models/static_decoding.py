@@ -65,8 +65,7 @@ class StaticDecoder:
         self.dtype = (torch.get_autocast_dtype(self.device.type) if torch.is_autocast_enabled(self.device.type)
                       else next(lm.transformer.parameters()).dtype)
         self.input_dtype = lm.emb[0].weight.dtype
-        attn = lm.transformer.layers[0].self_attn
-        self.heads = attn.num_heads if attn.custom else attn.mha.num_heads
+        self.heads = lm.transformer.layers[0].self_attn.num_heads
         self.dim = lm.dim
         head_dim = self.dim // self.heads
         shape = (len(lm.transformer.layers), rows, self.heads, steps, head_dim)
