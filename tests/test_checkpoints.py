@@ -2,11 +2,17 @@
 adapter-only checkpoints, and the parameter report."""
 from __future__ import annotations
 
+import pickle
+
+import pytest
 import torch
 from safetensors.torch import load as load_safetensors
 
+import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
+from audiocraft.models import loaders as ac_loaders
+
 from model_fixtures import codes_for, conditions, debug_config, fresh_model, perturb_adapters
-from vidmusician.models.base import CODEC_FILE, LM_FILE, build_random, save_release
+from vidmusician.models.base import CODEC_FILE, LM_FILE, build_random, load_codec, save_release
 from vidmusician.models.builders import build_clip_encoder, build_model
 from vidmusician.models.checkpoint import load_adapters, read_adapters, save_adapters
 from vidmusician.models.semantic import build_t5
@@ -35,6 +41,23 @@ def test_release_format_round_trip(tmp_path):
     wav = torch.randn(1, 1, cfg.model.musicgen.codec.sample_rate)
     with torch.no_grad():
         assert torch.equal(loaded.codec.encode(wav)[0], fresh.codec.encode(wav)[0])
+
+
+def test_a_release_with_a_pickled_config_loads_under_weights_only(tmp_path):
+    """Official-format files whose `xp.cfg` is a pickled DictConfig (not a YAML string) load through
+    the allow-list of omegaconf types, with torch.load's weights_only=True, never False."""
+    cfg = debug_config()
+    backbone, xp = build_random(cfg.model.musicgen, seed=3)
+    for name, module in ((LM_FILE, backbone.lm), (CODEC_FILE, backbone.codec)):
+        torch.save({"xp.cfg": xp, "best_state": module.state_dict()}, tmp_path / name)  # pickled DictConfig
+    with pytest.raises(pickle.UnpicklingError, match="Weights only load failed"):
+        ac_loaders.load_lm_model(str(tmp_path))  # audiocraft alone: refused
+    cfg.model.musicgen.pretrained = str(tmp_path)
+    loaded = build_model(cfg.model, seed=99)
+    fresh = build_model(debug_config().model, seed=3)
+    for (n1, p1), (n2, p2) in zip(loaded.lm.named_parameters(), fresh.lm.named_parameters()):
+        assert n1 == n2 and torch.equal(p1, p2)
+    assert torch.equal(next(load_codec(cfg.model.musicgen).parameters()), next(fresh.codec.parameters()))
 
 
 def test_clip_and_t5_load_from_local_dirs(tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from model_fixtures import conditions, debug_config, fresh_model, perturb_adapters
@@ -26,8 +27,8 @@ def test_cfg_coefficient_one_equals_the_conditional_branch():
     gcfg = debug_config("generation.cfg_coef=1.0").generation
     for sampling in (False, True):
         gcfg.use_sampling = sampling
-        both = generate_tokens(model, cond, FRAMES, gcfg, cfg=True, generator=torch.Generator().manual_seed(5))
-        alone = generate_tokens(model, cond, FRAMES, gcfg, cfg=False, generator=torch.Generator().manual_seed(5))
+        both = generate_tokens(model, cond, FRAMES, gcfg, cfg=True, seeds=torch.tensor([5, 6, 7]))
+        alone = generate_tokens(model, cond, FRAMES, gcfg, cfg=False, seeds=torch.tensor([5, 6, 7]))
         assert torch.equal(both, alone)
     # With guidance on, the null branch does change the result.
     gcfg.use_sampling, gcfg.cfg_coef = False, 3.0
@@ -87,7 +88,7 @@ def test_long_video_gets_exactly_its_duration_and_each_window_continues_the_last
     monkeypatch.setattr(generation, "generate_tokens", recording_generate)
     monkeypatch.setattr(model.codec, "decode", recording_decode)
     feats = [video(model, d, seed=i) for i, d in enumerate(durations)]
-    waves = soundtrack(model, feats, gcfg, generator=torch.Generator().manual_seed(0))
+    waves = soundtrack(model, feats, gcfg, seeds=[11, 12])
 
     fr, sr = model.frame_rate, model.sample_rate
     context = round(gcfg.context_s * fr)
@@ -113,3 +114,51 @@ def test_long_video_gets_exactly_its_duration_and_each_window_continues_the_last
             tail = calls[r - 1][1][row_of(i, r - 1), :, prev.end - prev.start - context:prev.end - prev.start]
             assert w.prompt == context and torch.equal(prompt[row], tail)  # the previous window's tail
             assert torch.equal(out[row, :, :context], tail)  # kept, not regenerated
+
+
+def codes_of(model, feats, gcfg, seeds: list[int] | None = None) -> list[torch.Tensor]:
+    """The tokens each video gets (captured where the codec decodes them)."""
+    decoded = []
+    real_decode = model.codec.decode
+
+    def recording_decode(codes, scale=None):
+        decoded.append(codes.clone())
+        return real_decode(codes, scale)
+
+    model.codec.decode = recording_decode
+    try:
+        soundtrack(model, feats, gcfg, seeds=seeds)
+    finally:
+        del model.codec.decode
+    return decoded
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["static", "streaming"])
+@pytest.mark.parametrize("sampling", [False, True], ids=["greedy", "seeded"])
+def test_a_videos_music_does_not_depend_on_its_batch_mates(fast, sampling):
+    """A short video alone, and batched between a longer and a shorter one (other token counts, other
+    window counts), gets the same tokens: padded visual tokens are masked out of the cross-attention,
+    and each video's sampling noise is its own."""
+    model = trained_model()
+    gcfg = debug_config(f"generation.use_sampling={str(sampling).lower()}", "generation.top_k=20",
+                        f"generation.fast={str(fast).lower()}").generation
+    step = gcfg.window_s - gcfg.context_s
+    # One visual token in its window; the longer video has two per window: the short one is padded.
+    short, longer, shorter = video(model, 0.9, seed=1), video(model, gcfg.window_s + 1.5 * step, seed=2), \
+        video(model, 0.5, seed=3)
+    alone = codes_of(model, [short], gcfg, seeds=[7])[0]
+    batched = codes_of(model, [longer, short, shorter], gcfg, seeds=[3, 7, 5])
+    assert torch.equal(alone, batched[1])
+    # The seed does shape the music (the check above is not between two seed-blind runs).
+    if sampling:
+        assert not torch.equal(alone, codes_of(model, [short], gcfg, seeds=[8])[0])
+
+
+def test_a_rows_codes_past_its_own_length_are_never_sampled():
+    """Rows shorter than the window get the special token past their end, as when decoded alone."""
+    model = trained_model()
+    gcfg = debug_config("generation.use_sampling=true").generation
+    cond = conditions(model, 2, FRAMES)
+    out = generate_tokens(model, cond, FRAMES, gcfg, lengths=[FRAMES - 7, FRAMES])
+    assert (out[0, :, FRAMES - 7:] == model.lm.special_token_id).all()
+    assert (out[0, :, :FRAMES - 7] < model.lm.card).all() and (out[1] < model.lm.card).all()

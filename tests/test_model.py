@@ -71,7 +71,7 @@ def streaming_logits(model, codes, cond, prompt_steps: int):
     rhythm = model.rhythm_input(cond, model.sequence_steps(frames))
     chunks = [(0, prompt_steps)] + [(s, s + 1) for s in range(prompt_steps, sequence.shape[-1])]
     outs = []
-    with torch.no_grad(), lm.streaming(), model.injector.using(rhythm):
+    with torch.no_grad(), lm.streaming(), model.injector.using(rhythm), model.cross_mask.using(tensors):
         for a, b in chunks:
             outs.append(lm(sequence[..., a:b], [], condition_tensors=tensors))
     logits = torch.cat(outs, dim=2).permute(0, 3, 1, 2)  # [B, card, K, S]

@@ -7,26 +7,9 @@ import pytest
 import torch
 
 from model_fixtures import conditions, debug_config
-from test_generation import trained_model, video
+from test_generation import codes_of, trained_model, video
 from vidmusician.models.generation import soundtrack
 from vidmusician.models.static_decoding import StaticDecoder, check_supported
-
-
-def codes_of(model, feats, gcfg, seed: int = 0) -> list[torch.Tensor]:
-    """The tokens each video gets (captured at the codec's decode), for both decoders."""
-    decoded = []
-    real_decode = model.codec.decode
-
-    def recording_decode(codes, scale=None):
-        decoded.append(codes.clone())
-        return real_decode(codes, scale)
-
-    model.codec.decode = recording_decode
-    try:
-        soundtrack(model, feats, gcfg, generator=torch.Generator().manual_seed(seed))
-    finally:
-        del model.codec.decode
-    return decoded
 
 
 @pytest.mark.parametrize("sampling", [False, True], ids=["greedy", "seeded"])

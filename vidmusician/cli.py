@@ -5,6 +5,7 @@ import sys
 from typing import Callable
 
 from vidmusician.config import Config, ConfigError, help_text, load_config
+from vidmusician.devices import DeviceUnavailable, caused_by_missing_device, check_job_devices
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
@@ -19,7 +20,18 @@ def run_job(name: str, summary: str, example: str, body: Callable[[Config], int]
         return EXIT_OK
     try:
         cfg = load_config(argv, preset=default_preset)
+        check_job_devices(cfg)
     except ConfigError as err:
         print(f"{name}: bad configuration: {err}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    return body(cfg)
+    except DeviceUnavailable as err:
+        print(f"{name}: {err}", file=sys.stderr)
+        return EXIT_BAD_CONFIG
+    try:
+        return body(cfg)
+    except Exception as err:
+        missing = caused_by_missing_device(err)
+        if missing is None:
+            raise
+        print(f"{name}: a stage failed: {missing}", file=sys.stderr)
+        return EXIT_BAD_CONFIG

@@ -13,19 +13,24 @@ FORWARDED_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKE
                  "AWS_ENDPOINT_URL_S3", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_CONFIG_FILE",
                  "AWS_SHARED_CREDENTIALS_FILE", "AWS_EC2_METADATA_DISABLED")
 # Run by every worker process of the job as it starts (Ray's runtime_env worker_process_setup_hook).
-WORKER_SETUP_HOOK = "vidmusician.raycluster.configure_worker_logging"
+WORKER_SETUP_HOOK = "vidmusician.raycluster.setup_worker"
 
 
-def configure_worker_logging() -> None:
+def setup_worker() -> None:
     """Ray Data's INFO lines from inside workers (one per epoch from Ray Train's split coordinator, one
     per dataset a training worker reads) go to Ray Data's log file (logs/ray-data.log of the session),
     not to the job's terminal; warnings and errors still reach it. The driver's own Ray Data progress
-    (the stages of the extract and soundtracking jobs) is not affected."""
+    (the stages of the extract and soundtracking jobs) is not affected.
+
+    And the worker's state-API calls address its own cluster: Ray Train's placement-group cleaner asks
+    the state API with no address, and with two local Rays on one machine (two jobs, or a job beside
+    a test session) that lookup fails ("Found multiple active Ray instances")."""
     import ray.data  # noqa: F401  (configures the "ray.data" logger, once per process)
 
     for handler in logging.getLogger("ray.data").handlers:
         if isinstance(handler, logging.StreamHandler):  # the console handler; the file handler is not one
             handler.setLevel(logging.WARNING)
+    os.environ.setdefault("RAY_ADDRESS", ray.get_runtime_context().gcs_address)
 
 
 def init_ray(rcfg: RayConfig) -> None:

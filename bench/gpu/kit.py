@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository (
 
 from model_steps import random_conditions, train_steps  # noqa: E402
 from vidmusician.config import load_config  # noqa: E402
+from vidmusician.config.schema import Precision  # noqa: E402
 from vidmusician.models.builders import build_clip_encoder, build_model  # noqa: E402
 from vidmusician.models.generation import decode_window, generate_tokens  # noqa: E402
 
@@ -65,7 +66,6 @@ SIZES = {
     "tiny": Size("debug", ("debug",), (0.5, 1.0), (1, 3), (1, 3), clip_batch=8, clip_repeats=2,
                  train_batch=2, train_seconds=1.0, train_repeats=2, agreement_batch=2, agreement_seconds=1.0),
 }
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 SECTIONS = ("clip", "train", "agreement", "generation", "profile")
 PROFILE_BATCH, PROFILE_SECONDS, PROFILE_ROWS = 16, 2.0, 18
 
@@ -134,40 +134,39 @@ def config(preset: str, device: torch.device):
     return load_config([f"preset={preset}", f"device={device.type}", *NO_DOWNLOAD])
 
 
-def bench_clip(rec: Recorder, size: Size, device: torch.device, dtype: torch.dtype) -> None:
+def bench_clip(rec: Recorder, size: Size, device: torch.device, precision: Precision) -> None:
     for preset in size.clip_presets:
         if not rec.time_left(f"clip {preset}"):
             return
         with rec.guard(f"clip {preset}"):
             ccfg = config(preset, device).model.clip
-            encoder = build_clip_encoder(ccfg, str(device)).to(dtype)
+            encoder = build_clip_encoder(ccfg, str(device), precision=precision)
             frames = torch.randint(0, 256, (size.clip_batch, ccfg.image_size, ccfg.image_size, 3),
                                    dtype=torch.uint8, device=device)
             encoder(frames, batch_size=size.clip_batch)  # warm-up
             elapsed, _ = timed(lambda: [encoder(frames, batch_size=size.clip_batch)
                                         for _ in range(size.clip_repeats)], device)
             rec.add("clip", {"preset": preset, "patch": ccfg.patch_size, "width": ccfg.hidden_size,
-                             "batch": size.clip_batch, "dtype": str(dtype).split(".")[-1],
+                             "batch": size.clip_batch, "precision": precision.value,
                              "frames_per_s": size.clip_batch * size.clip_repeats / elapsed})
             del encoder
 
 
-def bench_train(rec: Recorder, size: Size, model, device: torch.device, dtype: torch.dtype) -> None:
+def bench_train(rec: Recorder, size: Size, model, device: torch.device) -> None:
     lm = model.lm
     frames = round(size.train_seconds * model.frame_rate)
     tokens = max(1, math.ceil(size.train_seconds * model.mcfg.semantic.fps))
     g = torch.Generator().manual_seed(0)
     codes = torch.randint(0, lm.card, (size.train_batch, lm.num_codebooks, frames), generator=g).to(device)
     cond = random_conditions(model, size.train_batch, tokens, frames, g).to(device)
-    autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype != torch.float32 else contextlib.nullcontext
     for stage in (1, 2):
         if not rec.time_left(f"train stage {stage}"):
             return
         with rec.guard(f"train stage {stage}"):
             model.set_stage(stage)
-            adapted, base = train_steps(model, codes, cond, autocast)
+            adapted, base = train_steps(model, codes, cond, model.autocast)
             row = {"stage": stage, "batch": size.train_batch, "seconds": size.train_seconds,
-                   "dtype": str(dtype).split(".")[-1]}
+                   "precision": model.precision.value}
             for name, step in (("adapted", adapted), ("base", base)):
                 step()  # warm-up (optimizer state, kernels)
                 if device.type == "cuda":
@@ -194,26 +193,26 @@ def window_inputs(model, batch: int, seconds: float, device: torch.device, seed:
 
 
 def run_window(model, gcfg, frames: int, cond, base_tensors, adapted: bool, device, seed: int = 0):
-    generator = torch.Generator(device).manual_seed(seed)
+    seeds = torch.arange(cond.batch_size) + seed * cond.batch_size
     if adapted:
-        return generate_tokens(model, cond, frames, gcfg, generator=generator)
-    return decode_window(model, base_tensors, None, cond.batch_size, frames, gcfg, generator=generator)
+        return generate_tokens(model, cond, frames, gcfg, seeds=seeds)
+    return decode_window(model, base_tensors, None, cond.batch_size, frames, gcfg, seeds=seeds)
 
 
-def warm_up(rec: Recorder, model, gcfg, device, autocast) -> bool:
+def warm_up(rec: Recorder, model, gcfg, device) -> bool:
     """Both decoders once, outside the timings (kernels, cuBLAS handles); False if they fail."""
     before = len(rec.data["errors"])
-    with rec.guard("warm-up"), autocast():
+    with rec.guard("warm-up"):
         frames, cond, base = window_inputs(model, 1, 1.0, device, seed=0)
         for fast in (False, True):
             run_window(model, dataclasses.replace(gcfg, fast=fast), frames, cond, base, True, device)
     return len(rec.data["errors"]) == before
 
 
-def bench_agreement(rec: Recorder, size: Size, model, gcfg, device, autocast) -> None:
+def bench_agreement(rec: Recorder, size: Size, model, gcfg, device) -> None:
     if not rec.time_left("agreement"):
         return
-    with rec.guard("agreement"), autocast():
+    with rec.guard("agreement"):
         frames, cond, _ = window_inputs(model, size.agreement_batch, size.agreement_seconds, device, seed=1)
         greedy = dataclasses.replace(gcfg, use_sampling=False)
         streaming = generate_tokens(model, cond, frames, dataclasses.replace(greedy, fast=False))
@@ -224,7 +223,7 @@ def bench_agreement(rec: Recorder, size: Size, model, gcfg, device, autocast) ->
                               "first_differing_frame": int(first_diff[0]) if len(first_diff) else None})
 
 
-def bench_generation(rec: Recorder, size: Size, model, gcfg, device, autocast,
+def bench_generation(rec: Recorder, size: Size, model, gcfg, device,
                      decoders: tuple = ("fast", "streaming")) -> None:
     fr = model.frame_rate
     plan = [(s, fast, b) for s in size.seconds for fast in (True, False) if ("fast" if fast else "streaming") in decoders
@@ -236,7 +235,7 @@ def bench_generation(rec: Recorder, size: Size, model, gcfg, device, autocast,
         if (decoder, seconds) in too_big or not rec.time_left(what):
             continue
         row = {"decoder": decoder, "seconds": seconds, "batch": batch}
-        with rec.guard(what), autocast():
+        with rec.guard(what):
             frames, cond, base = window_inputs(model, batch, seconds, device, seed=batch)
             wcfg = dataclasses.replace(gcfg, fast=fast)
             # Untimed first: a shape's first use pays one-off costs (cuDNN attention plans, cuBLAS
@@ -255,7 +254,7 @@ def bench_generation(rec: Recorder, size: Size, model, gcfg, device, autocast,
             too_big.add((decoder, seconds))  # a failed batch (out of memory): larger ones would fail too
 
 
-def bench_profile(rec: Recorder, out: Path, model, gcfg, device, autocast) -> None:
+def bench_profile(rec: Recorder, out: Path, model, gcfg, device) -> None:
     """Where a window's time goes, per decoder, adapted and base: the top operators by device and by
     host time (to <out>/profile.txt), and the number of kernels launched per decoding step."""
     from torch.profiler import ProfilerActivity, profile
@@ -267,7 +266,7 @@ def bench_profile(rec: Recorder, out: Path, model, gcfg, device, autocast) -> No
                 what = f"profile {decoder} {'adapted' if adapted else 'base'}"
                 if not rec.time_left(what):
                     return
-                with rec.guard(what), autocast():
+                with rec.guard(what):
                     frames, cond, base = window_inputs(model, PROFILE_BATCH, PROFILE_SECONDS, device, seed=3)
                     wcfg = dataclasses.replace(gcfg, fast=decoder == "fast")
                     run_window(model, wcfg, frames, cond, base, adapted, device)  # first-use costs untraced
@@ -289,7 +288,7 @@ def main(argv=None) -> int:
     parser.add_argument("--size", choices=sorted(SIZES), default="real")
     parser.add_argument("--out", required=True)
     parser.add_argument("--budget-s", type=float, default=420.0)
-    parser.add_argument("--precision", choices=sorted(DTYPES), default=None,
+    parser.add_argument("--precision", choices=[p.value for p in Precision], default=None,
                         help="default: bf16 on CUDA, fp32 on CPU")
     parser.add_argument("--sections", default=",".join(SECTIONS[:-1]),
                         help=f"comma-separated, of {', '.join(SECTIONS)} (profile: off by default)")
@@ -308,45 +307,37 @@ def main(argv=None) -> int:
     if sections - set(SECTIONS):
         parser.error(f"unknown sections {sorted(sections - set(SECTIONS))}; known: {SECTIONS}")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = DTYPES[args.precision or ("bf16" if device.type == "cuda" else "fp32")]
+    precision = Precision(args.precision or ("bf16" if device.type == "cuda" else "fp32"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     meta = {"size": args.size, "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
-            "torch": torch.__version__, "cuda": torch.version.cuda, "dtype": str(dtype).split(".")[-1],
+            "torch": torch.__version__, "cuda": torch.version.cuda, "precision": precision.value,
             "date": time.strftime("%Y-%m-%d"), "threads": torch.get_num_threads()}
     print(json.dumps(meta), flush=True)
     rec = Recorder(out, args.budget_s, meta)
     t0 = time.perf_counter()
     torch.manual_seed(0)
     if "clip" in sections:
-        bench_clip(rec, size, device, dtype)
+        bench_clip(rec, size, device, precision)
     cfg = config(size.preset, device)
     with rec.guard("build model"):
         start = time.perf_counter()
-        model = build_model(cfg.model, str(device))
+        model = build_model(cfg.model, str(device), precision=precision)
         rec.data["meta"]["build_s"] = time.perf_counter() - start
     if "model" not in locals():
         return 1
     if "train" in sections:
-        bench_train(rec, size, model, device, dtype)
+        bench_train(rec, size, model, device)
     model.set_stage(2)
     model.eval()
-    # audiocraft's own GPU layout (loaders.load_lm_model): the transformer's weights in half precision,
-    # embeddings, output norm and heads in float32, everything run under autocast.
-    model.lm.transformer.to(dtype)
-    autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype != torch.float32 else contextlib.nullcontext
-    rec.data["meta"]["layout"] = "transformer in half precision, under autocast"
-    if not warm_up(rec, model, cfg.generation, device, autocast):
-        model = model.to(dtype)  # e.g. CPU autocast leaves layer norms in mixed precision
-        rec.data["meta"]["layout"] = "whole model in half precision, under autocast"
-        if not warm_up(rec, model, cfg.generation, device, autocast):
-            return 1
+    if not warm_up(rec, model, cfg.generation, device):
+        return 1
     if "agreement" in sections:
-        bench_agreement(rec, size, model, cfg.generation, device, autocast)
+        bench_agreement(rec, size, model, cfg.generation, device)
     if "generation" in sections:
-        bench_generation(rec, size, model, cfg.generation, device, autocast, tuple(args.decoders.split(",")))
+        bench_generation(rec, size, model, cfg.generation, device, tuple(args.decoders.split(",")))
     if "profile" in sections:
-        bench_profile(rec, out, model, cfg.generation, device, autocast)
+        bench_profile(rec, out, model, cfg.generation, device)
     rec.data["meta"]["total_s"] = time.perf_counter() - t0
     rec.flush()
     print(json.dumps({k: rec.data[k] for k in ("skipped", "errors")}, indent=1)[:4000], flush=True)

@@ -6,7 +6,15 @@ overrides the preset. Unknown keys and wrong types are rejected by omegaconf's s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Dict, List, Optional
+
+
+class Precision(str, Enum):
+    """Numeric precision of every model forward (vidmusician/models/precision.py says what runs how)."""
+    fp32 = "fp32"
+    bf16 = "bf16"
+    fp16 = "fp16"
 
 
 @dataclass
@@ -284,8 +292,6 @@ class TrainConfig:
     betas: List[float] = field(default_factory=lambda: [0.9, 0.99])
     min_lr_ratio: float = 0.1
     grad_clip: float = 1.0
-    # bf16 autocast, used only when the worker has a GPU.
-    bf16: bool = True
     # Held-out split, by video (never by window): this fraction of the videos, at least one.
     val_fraction: float = 0.2
     val_every: int = 20
@@ -367,6 +373,8 @@ class Config:
     output: str = "outputs/demo"
     seed: int = 0
     device: str = "cpu"
+    # fp32, bf16 or fp16, for generation, features, evaluation and training, on any device.
+    precision: Precision = Precision.fp32
     storage: StorageConfig = field(default_factory=StorageConfig)
     world: WorldConfig = field(default_factory=WorldConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

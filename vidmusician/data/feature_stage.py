@@ -10,6 +10,7 @@ import torch
 
 from vidmusician.config.schema import Config
 from vidmusician.data.windows import STATUS_OK, pack, unpack
+from vidmusician.devices import model_device
 from vidmusician.features import clip_features
 from vidmusician.models.base import load_codec
 from vidmusician.models.builders import build_clip_encoder
@@ -21,8 +22,8 @@ class WindowFeaturizer:
     def __init__(self, cfg: Config, device: str | None = None):
         torch.set_num_threads(max(1, cfg.ray.torch_threads))
         self.cfg = cfg
-        self.device = device or (cfg.device if torch.cuda.is_available() else "cpu")
-        self.encoder = build_clip_encoder(cfg.model.clip, self.device, cfg.seed)
+        self.device = device or model_device(cfg.device)
+        self.encoder = build_clip_encoder(cfg.model.clip, self.device, cfg.seed, cfg.precision)
         self.codec = load_codec(cfg.model.musicgen, self.device, cfg.seed)
         self.frame_rate = float(self.codec.frame_rate)
         self.sample_rate = int(self.codec.sample_rate)

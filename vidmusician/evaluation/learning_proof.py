@@ -18,6 +18,7 @@ from vidmusician.metrics.rhythm import beats_hit_score, onset_f1
 from vidmusician.models.builders import build_clip_encoder
 from vidmusician.models.checkpoint import load_adapters
 from vidmusician.models.generation import VideoFeatures, soundtrack
+from vidmusician.models.sampling import derive_seed
 from vidmusician.models.vidmusician import VidMusician
 from vidmusician.storage import Storage, join_uri
 from vidmusician.synth.world import write_world
@@ -39,7 +40,7 @@ def held_out_videos(cfg: Config, output_uri: str, count: int, seed: int, frame_r
     with the CLIP the feature stage uses (same config and seed)."""
     world = replace(cfg.world, num_videos=count, seed=seed, with_audio=False)
     truth = write_world(replace(cfg, world=world), output_uri)
-    encoder = build_clip_encoder(cfg.model.clip, "cpu", cfg.seed)
+    encoder = build_clip_encoder(cfg.model.clip, "cpu", cfg.seed, cfg.precision)
     storage = Storage(cfg.storage)
     feats = [uri_features(encoder, uri, cfg.model, frame_rate, storage) for uri in truth.column("uri").to_pylist()]
     return HeldOut(feats, truth.column("class_name").to_pylist(),
@@ -56,8 +57,8 @@ def fit_classifier(cfg: Config, count: int, seed: int) -> tuple[MusicClassifier,
 def score(model: VidMusician, held: HeldOut, cfg: Config, clf: MusicClassifier, seed: int,
           conditioned: bool = True) -> dict[str, float]:
     torch.manual_seed(seed)
-    generator = torch.Generator().manual_seed(seed)
-    waves = soundtrack(model, held.feats, cfg.generation, generator=generator, conditioned=conditioned)
+    seeds = [derive_seed(seed, i) for i in range(len(held.feats))]
+    waves = soundtrack(model, held.feats, cfg.generation, seeds=seeds, conditioned=conditioned)
     sr = model.sample_rate
     f1s, bhs = [], []
     for wav, events, feat in zip(waves, held.events, held.feats):
@@ -135,7 +136,7 @@ def run_proof(cfg: Config, workdir: str, log=print) -> ProofResult:
                    stage2=replace(cfg.train.stage2, steps=proof.stage2_steps))
     trained = run_training(replace(cfg, train=tcfg, output=join_uri(workdir, "train")), log=log)
     lap("training")
-    model = build_model(cfg.model, "cpu", cfg.seed)
+    model = build_model(cfg.model, "cpu", cfg.seed, cfg.precision)
     held = held_out_videos(cfg, join_uri(workdir, "heldout"), proof.heldout_videos, proof.heldout_seed,
                            model.frame_rate)
     clf, clf_acc = fit_classifier(cfg, proof.classifier_clips, proof.heldout_seed + 1)

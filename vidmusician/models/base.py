@@ -9,12 +9,16 @@ built from an xp.cfg of the same shape through audiocraft's builders, and saved 
 """
 from __future__ import annotations
 
+import collections
 import os
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf.base import ContainerMetadata, Metadata
+from omegaconf.nodes import AnyNode, BooleanNode, FloatNode, IntegerNode, StringNode
 
 import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
 from audiocraft.models import builders, loaders
@@ -135,17 +139,31 @@ def save_release(backbone: Backbone, cfg: DictConfig, directory: str | os.PathLi
     return out
 
 
+# What a release whose `xp.cfg` is a pickled DictConfig holds besides tensors (audiocraft PR #534):
+# omegaconf's containers, nodes and metadata, and the builtins they refer to. Allowed for torch.load's
+# weights_only=True (its default since torch 2.6), so such files load without ever unpickling
+# arbitrary code (weights_only=False).
+CONFIG_GLOBALS = [DictConfig, ListConfig, ContainerMetadata, Metadata, AnyNode, StringNode, IntegerNode,
+                  FloatNode, BooleanNode, typing.Any, dict, list, int, float, str, bool,
+                  collections.defaultdict]
+
+
 def load_pretrained(name: str, device: str = "cpu") -> Backbone:
-    """Loads a hub id or a release-format directory through audiocraft's loaders."""
-    lm = loaders.load_lm_model(name, device=device)
-    codec = loaders.load_compression_model(name, device=device)
-    return Backbone(lm=lm.eval(), codec=codec.eval())
+    """Loads a hub id or a release-format directory through audiocraft's loaders. On the CPU, where
+    they keep float32 (on a GPU they would store the LM in float16); models/precision.py sets the
+    layout after."""
+    with torch.serialization.safe_globals(CONFIG_GLOBALS):
+        lm = loaders.load_lm_model(name, device="cpu")
+        codec = loaders.load_compression_model(name, device="cpu")
+    return Backbone(lm=lm.to(device).eval(), codec=codec.to(device).eval())
 
 
 def load_codec(mcfg: MusicGenConfig, device: str = "cpu", seed: int = 0) -> CompressionModel:
     """The backbone's compression model alone (for the feature stage: no LM in memory)."""
     if mcfg.pretrained:
-        return loaders.load_compression_model(model_path(mcfg.pretrained), device=device).eval()
+        with torch.serialization.safe_globals(CONFIG_GLOBALS):
+            codec = loaders.load_compression_model(model_path(mcfg.pretrained), device="cpu")
+        return codec.to(device).eval()
     return build_random_codec(mcfg, device, seed)[0]
 
 

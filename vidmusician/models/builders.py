@@ -4,9 +4,10 @@ from __future__ import annotations
 import torch
 from transformers import CLIPVisionConfig
 
-from vidmusician.config.schema import ClipConfig, ModelConfig
+from vidmusician.config.schema import ClipConfig, ModelConfig, Precision
 from vidmusician.models.base import Backbone, build_random, load_backbone
 from vidmusician.models.clip_encoder import ClipEncoder, build_clip
+from vidmusician.models.precision import apply_lm_layout
 from vidmusician.models.rhythm import RhythmAdapter, num_rhythm_blocks, rhythm_input_dim
 from vidmusician.models.semantic import SemanticAdapter, build_t5
 from vidmusician.models.vidmusician import VidMusician
@@ -18,8 +19,9 @@ def clip_dim(ccfg: ClipConfig) -> int:
     return ccfg.hidden_size
 
 
-def build_clip_encoder(ccfg: ClipConfig, device: str = "cpu", seed: int = 0) -> ClipEncoder:
-    return ClipEncoder(build_clip(ccfg, device, seed)).to(device)
+def build_clip_encoder(ccfg: ClipConfig, device: str = "cpu", seed: int = 0,
+                       precision: Precision = Precision.fp32) -> ClipEncoder:
+    return ClipEncoder(build_clip(ccfg, device, seed), precision).to(device)
 
 
 def build_adapted(backbone: Backbone, mcfg: ModelConfig, seed: int = 0,
@@ -42,10 +44,14 @@ def build_adapted(backbone: Backbone, mcfg: ModelConfig, seed: int = 0,
     return model
 
 
-def build_model(mcfg: ModelConfig, device: str = "cpu", seed: int = 0) -> VidMusician:
-    """Backbone (loaded or random, frozen) + adapters, in stage 1."""
+def build_model(mcfg: ModelConfig, device: str = "cpu", seed: int = 0,
+                precision: Precision = Precision.fp32) -> VidMusician:
+    """Backbone (loaded or random, frozen) + adapters, in stage 1, in the precision's layout."""
     backbone = load_backbone(mcfg.musicgen, device, seed)
-    return build_adapted(backbone, mcfg, seed).to(device)
+    model = build_adapted(backbone, mcfg, seed).to(device)
+    apply_lm_layout(model.lm, precision)
+    model.precision = Precision(precision)
+    return model
 
 
 def build_model_on_meta(mcfg: ModelConfig) -> tuple[VidMusician, torch.nn.Module]:

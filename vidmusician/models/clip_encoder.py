@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
-from vidmusician.config.schema import ClipConfig
+from vidmusician.config.schema import ClipConfig, Precision
+from vidmusician.models.precision import autocast
 
 # CLIP's published input normalisation (openai/clip-vit-*): per-channel RGB mean and std.
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -36,9 +37,10 @@ def build_clip(ccfg: ClipConfig, device: str = "cpu", seed: int = 0) -> CLIPVisi
 
 
 class ClipEncoder(torch.nn.Module):
-    def __init__(self, model: CLIPVisionModel):
+    def __init__(self, model: CLIPVisionModel, precision: Precision = Precision.fp32):
         super().__init__()
         self.model = model
+        self.precision = Precision(precision)  # float32 weights, matmuls under autocast (precision.py)
         self.image_size = int(model.config.image_size)
         self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
@@ -65,7 +67,8 @@ class ClipEncoder(torch.nn.Module):
         cls, patches = [], []
         for start in range(0, frames.shape[0], batch_size):
             pixels = self.preprocess(frames[start:start + batch_size]).to(self.model.dtype)
-            out = self.model(pixel_values=pixels)
+            with autocast(self.mean.device, self.precision):
+                out = self.model(pixel_values=pixels)
             cls.append(out.pooler_output.float())
             patches.append(out.last_hidden_state[:, 1:].float())
         if not cls:

@@ -18,11 +18,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
-from audiocraft.utils import utils as ac_utils
-
 from vidmusician.config.schema import GenerationConfig
 from vidmusician.models.conditions import VisualConditions
+from vidmusician.models.sampling import derive_seed, sample
 from vidmusician.models.static_decoding import StaticDecoder
 from vidmusician.models.vidmusician import VidMusician
 
@@ -54,50 +52,41 @@ def plan_windows(num_frames: int, window: int, context: int) -> list[Window]:
     return plan
 
 
-def _sample(logits: torch.Tensor, gcfg: GenerationConfig, generator: torch.Generator | None) -> torch.Tensor:
-    """logits [B, K, card] -> tokens [B, K, 1]."""
-    if not gcfg.use_sampling or gcfg.temperature <= 0:
-        return logits.argmax(dim=-1, keepdim=True)
-    probs = torch.softmax(logits.float() / gcfg.temperature, dim=-1)
-    if gcfg.top_p > 0:
-        return ac_utils.sample_top_p(probs, p=gcfg.top_p)
-    top_k = min(gcfg.top_k, probs.shape[-1])  # top_k above the codebook size would fail in topk
-    if top_k > 0:
-        kth = torch.topk(probs, top_k, dim=-1).values[..., -1:]
-        probs = probs * (probs >= kth)
-        probs = probs / probs.sum(dim=-1, keepdim=True)
-    flat = probs.reshape(-1, probs.shape[-1])
-    return torch.multinomial(flat, 1, generator=generator).view(*probs.shape[:-1], 1)
-
-
 @torch.no_grad()
 def generate_tokens(model: VidMusician, cond: VisualConditions, num_frames: int, gcfg: GenerationConfig,
                     prompt: torch.Tensor | None = None, cfg: bool = True,
-                    generator: torch.Generator | None = None) -> torch.Tensor:
+                    seeds: torch.Tensor | None = None, lengths: list[int] | None = None) -> torch.Tensor:
     """Codes [B, K, num_frames] for one window. `prompt` [B, K, P] fixes the first P frames.
-    cfg=False runs the conditional branch alone (no null rows)."""
+    cfg=False runs the conditional branch alone (no null rows). `seeds` [B]: each row's sampling seed
+    (models/sampling.py); by default the row's index. `lengths`: each row's own frames (<= num_frames);
+    a row's codes past its length are not music."""
     both = VisualConditions.cat([cond, cond.null()]) if cfg else cond
-    tensors = model.condition_tensors(both)
+    with model.autocast():
+        tensors = model.condition_tensors(both)
     rhythm = model.rhythm_input(both, model.sequence_steps(num_frames))
-    return decode_window(model, tensors, rhythm, cond.batch_size, num_frames, gcfg, prompt, cfg, generator)
+    return decode_window(model, tensors, rhythm, cond.batch_size, num_frames, gcfg, prompt, cfg, seeds, lengths)
 
 
 @torch.no_grad()
 def decode_window(model: VidMusician, tensors: dict, rhythm: torch.Tensor | None, batch: int,
                   num_frames: int, gcfg: GenerationConfig, prompt: torch.Tensor | None = None,
-                  cfg: bool = True, generator: torch.Generator | None = None) -> torch.Tensor:
+                  cfg: bool = True, seeds: torch.Tensor | None = None,
+                  lengths: list[int] | None = None) -> torch.Tensor:
     """The decoding loop over precomputed condition tensors (and rhythm features), CFG rows second."""
     lm = model.lm
     device = next(lm.parameters()).device
     n_q = lm.num_codebooks
+    seeds = (torch.arange(batch) if seeds is None else torch.as_tensor(seeds)).to(device=device, dtype=torch.long)
     pattern = lm.pattern_provider.get_pattern(num_frames)
     codes = torch.full((batch, n_q, num_frames), UNKNOWN_TOKEN, dtype=torch.long, device=device)
     prompt_len = 0 if prompt is None else prompt.shape[-1]
     if prompt_len:
         codes[..., :prompt_len] = prompt
-    sequence, _, mask = pattern.build_pattern_sequence(codes, lm.special_token_id)
+    sequence, _, _ = pattern.build_pattern_sequence(codes, lm.special_token_id)
+    valid = valid_steps(model, [num_frames] * batch if lengths is None else lengths, sequence.shape[-1])
     start = pattern.get_first_step_with_timesteps(prompt_len)
-    with _decoder(model, tensors, rhythm, batch * (2 if cfg else 1), sequence.shape[-1], gcfg) as decode:
+    with model.autocast(), _decoder(model, tensors, rhythm, batch * (2 if cfg else 1), sequence.shape[-1],
+                                    gcfg) as decode:
         prev = 0
         for offset in range(start, sequence.shape[-1]):
             step_in = sequence[..., prev:offset]
@@ -107,13 +96,28 @@ def decode_window(model: VidMusician, tensors: dict, rhythm: torch.Tensor | None
             if cfg:
                 cond_logits, null_logits = logits.split(batch)
                 logits = null_logits + (cond_logits - null_logits) * gcfg.cfg_coef
-            token = _sample(logits, gcfg, generator)
-            token[~mask[..., offset:offset + 1].expand(batch, -1, -1)] = lm.special_token_id
+            token = sample(logits, gcfg, seeds, offset)
+            token[~valid[..., offset:offset + 1]] = lm.special_token_id
             current = sequence[..., offset:offset + 1]
             sequence[..., offset:offset + 1] = torch.where(current == UNKNOWN_TOKEN, token, current)
             prev = offset
     out, _, _ = pattern.revert_pattern_sequence(sequence, special_token=UNKNOWN_TOKEN)
     return out[..., :num_frames]
+
+
+def valid_steps(model: VidMusician, lengths: list[int], steps: int) -> torch.Tensor:
+    """[B, K, steps]: where row b's codebook k holds one of the row's own frames, from the delay
+    pattern of the row's own length. Elsewhere the special token is fed, as when the row is decoded
+    alone: otherwise codebook 0 past a short row's end (its batch-mates' length) would feed the
+    upper codebooks of its last frames, and its music would depend on its batch-mates."""
+    lm = model.lm
+    device = lm.emb[0].weight.device
+    out = torch.zeros(len(lengths), lm.num_codebooks, steps, dtype=torch.bool, device=device)
+    for row, n in enumerate(lengths):
+        codes = torch.zeros(1, lm.num_codebooks, n, dtype=torch.long, device=device)
+        _, _, mask = lm.pattern_provider.get_pattern(n).build_pattern_sequence(codes, lm.special_token_id)
+        out[row, :, :mask.shape[-1]] = mask
+    return out
 
 
 @contextlib.contextmanager
@@ -124,7 +128,7 @@ def _decoder(model: VidMusician, tensors: dict, rhythm: torch.Tensor | None, row
     if gcfg.fast:
         yield StaticDecoder(model, tensors, rhythm, rows, steps, gcfg.graph_bucket_steps, gcfg.cuda_graphs)
         return
-    with model.lm.streaming(), model.injector.using(rhythm):
+    with model.lm.streaming(), model.injector.using(rhythm), model.cross_mask.using(tensors):
         yield lambda tokens, start: model.lm(tokens, [], condition_tensors=tensors)[:, :, -1]
 
 
@@ -154,19 +158,24 @@ def window_conditions(feats: list[VideoFeatures], windows: list[Window], frame_r
 
 @torch.no_grad()
 def soundtrack(model: VidMusician, feats: list[VideoFeatures], gcfg: GenerationConfig,
-               cfg: bool = True, generator: torch.Generator | None = None,
+               cfg: bool = True, seeds: list[int] | None = None,
                conditioned: bool = True) -> list[torch.Tensor]:
     """Music for any number of videos: a mono waveform per video of exactly its duration, made in
-    batches of `gcfg.batch_size` videos. conditioned=False ignores the videos (null conditions, no
-    CFG): the frozen backbone on its own."""
+    batches of `gcfg.batch_size` videos. `seeds`: one sampling seed per video (by default its index);
+    a video's music depends on its features, its seed and the settings, not on its batch-mates.
+    conditioned=False ignores the videos (null conditions, no CFG): the frozen backbone on its own."""
+    seeds = list(range(len(feats))) if seeds is None else list(seeds)
+    if len(seeds) != len(feats):
+        raise ValueError(f"{len(seeds)} seeds for {len(feats)} videos")
     waves: list[torch.Tensor] = []
     for b in range(0, len(feats), gcfg.batch_size):
-        waves += _soundtrack_batch(model, feats[b:b + gcfg.batch_size], gcfg, cfg, generator, conditioned)
+        waves += _soundtrack_batch(model, feats[b:b + gcfg.batch_size], gcfg, cfg,
+                                   seeds[b:b + gcfg.batch_size], conditioned)
     return waves
 
 
 def _soundtrack_batch(model: VidMusician, feats: list[VideoFeatures], gcfg: GenerationConfig,
-                      cfg: bool, generator: torch.Generator | None, conditioned: bool) -> list[torch.Tensor]:
+                      cfg: bool, seeds: list[int], conditioned: bool) -> list[torch.Tensor]:
     """One batch: videos advance window by window in lockstep, so each LM step serves every video in
     the batch (and both CFG branches) at once."""
     device = next(model.lm.parameters()).device
@@ -188,7 +197,8 @@ def _soundtrack_batch(model: VidMusician, feats: list[VideoFeatures], gcfg: Gene
         if r > 0:
             prompt = torch.stack([tokens[i][:, w.start:w.start + context] for i, w in zip(active, wins)])
         out = generate_tokens(model, cond, length, gcfg, prompt=prompt, cfg=cfg and conditioned,
-                              generator=generator)
+                              seeds=torch.tensor([derive_seed(seeds[i], r) for i in active]),
+                              lengths=[w.end - w.start for w in wins])
         for row, (i, w) in enumerate(zip(active, wins)):
             tokens[i][:, w.start + w.prompt:w.end] = out[row, :, w.prompt:w.end - w.start]
     waves = []

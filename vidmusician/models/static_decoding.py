@@ -22,14 +22,9 @@ from torch import nn
 import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
 from audiocraft.modules.transformer import create_sin_embedding
 
+from vidmusician.models.cross_attention import (attend, attention_projections, key_mask, keys_values,
+                                                split_heads)
 from vidmusician.models.vidmusician import VidMusician
-
-
-def _projections(attn: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None, nn.Module]:
-    """(packed q/k/v weight, its bias, output projection) of an audiocraft attention module, whichever
-    implementation it wraps (its own, or torch's nn.MultiheadAttention when `custom` is off)."""
-    src = attn if attn.custom else attn.mha
-    return src.in_proj_weight, src.in_proj_bias, src.out_proj
 
 
 def check_supported(model: VidMusician) -> None:
@@ -74,39 +69,28 @@ class StaticDecoder:
         self.key_pos = torch.arange(steps, device=self.device)
         self.rhythm = rhythm
         self.cross = self._cross_keys_values(condition_tensors, rows)
+        (_, condition_mask), = condition_tensors.values()
+        self.cross_mask = key_mask(condition_mask)
         self.graphs_on = graphs and self.device.type == "cuda"
         self._graphs: dict[int, tuple[torch.cuda.CUDAGraph, torch.Tensor]] = {}
         self._pool = None
         self._tokens = torch.zeros(rows, lm.num_codebooks, 1, dtype=torch.long, device=self.device)
         self._position = torch.zeros(1, dtype=torch.long, device=self.device)
 
-    def _split_heads(self, x: torch.Tensor) -> torch.Tensor:
-        return x.view(x.shape[0], x.shape[1], self.heads, -1).transpose(1, 2)
-
     def _cross_keys_values(self, condition_tensors: dict, rows: int) -> list:
         """Per layer, the visual tokens' keys and values (the streaming path recomputes them each step)."""
         _, source = self.lm.fuser(torch.zeros(rows, 1, self.dim, dtype=self.input_dtype, device=self.device),
                                   condition_tensors)
-        out = []
-        for layer in self.lm.transformer.layers:
-            if layer.cross_attention is None:
-                out.append(None)
-                continue
-            weight, bias, _ = _projections(layer.cross_attention)
-            k_w, v_w = weight[self.dim:2 * self.dim], weight[2 * self.dim:]
-            k_b = v_b = None
-            if bias is not None:
-                k_b, v_b = bias[self.dim:2 * self.dim], bias[2 * self.dim:]
-            out.append((self._split_heads(F.linear(source, k_w, k_b)),
-                        self._split_heads(F.linear(source, v_w, v_b))))
-        return out
+        return [None if layer.cross_attention is None else keys_values(layer.cross_attention, source)
+                for layer in self.lm.transformer.layers]
 
-    def _attend_length(self, last_position: int) -> int:
+    def _span(self, last_position: int) -> int:
+        """How many cache steps a step at `last_position` reads: rounded up to the bucket size."""
         return min(self.steps, -(-(last_position + 1) // self.bucket) * self.bucket)
 
-    def _forward(self, tokens: torch.Tensor, positions: torch.Tensor, attend: int) -> torch.Tensor:
+    def _forward(self, tokens: torch.Tensor, positions: torch.Tensor, span: int) -> torch.Tensor:
         """tokens [rows, K, T] at absolute steps `positions` [T] -> logits of the last step [rows, K, card].
-        Keys past `attend` are never read; the mask hides those not yet written."""
+        Keys past `span` are never read; the mask hides those not yet written."""
         lm, tr = self.lm, self.lm.transformer
         x = sum([lm.emb[k](tokens[:, k]) for k in range(tokens.shape[1])])
         x = x + tr.positional_scale * create_sin_embedding(positions.view(1, -1, 1), self.dim,
@@ -114,38 +98,31 @@ class StaticDecoder:
         per_block = []
         if self.rhythm is not None:
             per_block = self.model.rhythm(self.rhythm.index_select(1, positions).to(x.dtype))
-        mask = self.key_pos[:attend].view(1, -1) <= positions.view(-1, 1)  # [T, attend]
+        mask = self.key_pos[:span].view(1, -1) <= positions.view(-1, 1)  # [T, span]
         for j, layer in enumerate(tr.layers):
             if j < len(per_block):
                 x = x + per_block[j].to(x.dtype)
-            x = x + layer.layer_scale_1(self._self_attention(j, layer, layer.norm1(x), positions, attend, mask))
+            x = x + layer.layer_scale_1(self._self_attention(j, layer, layer.norm1(x), positions, span, mask))
             if self.cross[j] is not None:
-                x = x + layer.layer_scale_cross(self._cross_attention(j, layer, layer.norm_cross(x)))
+                keys, values = self.cross[j]
+                x = x + layer.layer_scale_cross(attend(layer.cross_attention, layer.norm_cross(x), keys, values,
+                                                       self.cross_mask))
             x = x + layer.layer_scale_2(layer._ff_block(layer.norm2(x)))
         if lm.out_norm is not None:
             x = lm.out_norm(x)
         last = x[:, -1]
         return torch.stack([lm.linears[k](last) for k in range(len(lm.linears))], dim=1)
 
-    def _self_attention(self, j, layer, h, positions, attend, mask):
-        weight, bias, out_proj = _projections(layer.self_attn)
+    def _self_attention(self, j, layer, h, positions, span, mask):
+        weight, bias, out_proj = attention_projections(layer.self_attn)
         q, k, v = F.linear(h, weight, bias).chunk(3, dim=-1)
-        self.keys[j].index_copy_(2, positions, self._split_heads(k).to(self.dtype))
-        self.values[j].index_copy_(2, positions, self._split_heads(v).to(self.dtype))
-        q = self._split_heads(q)
-        keys, values = self.keys[j, :, :, :attend].to(q.dtype), self.values[j, :, :, :attend].to(q.dtype)
+        self.keys[j].index_copy_(2, positions, split_heads(k, self.heads).to(self.dtype))
+        self.values[j].index_copy_(2, positions, split_heads(v, self.heads).to(self.dtype))
+        q = split_heads(q, self.heads)
+        keys, values = self.keys[j, :, :, :span].to(q.dtype), self.values[j, :, :, :span].to(q.dtype)
         if layer.self_attn.attention_as_float32:
             q, keys, values = q.float(), keys.float(), values.float()
         out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask).to(h.dtype)
-        return out_proj(out.transpose(1, 2).reshape(h.shape))
-
-    def _cross_attention(self, j, layer, h):
-        weight, bias, out_proj = _projections(layer.cross_attention)
-        q = self._split_heads(F.linear(h, weight[:self.dim], None if bias is None else bias[:self.dim]))
-        keys, values = self.cross[j]
-        if layer.cross_attention.attention_as_float32:
-            q, keys, values = q.float(), keys.float(), values.float()
-        out = F.scaled_dot_product_attention(q, keys.to(q.dtype), values.to(q.dtype)).to(h.dtype)
         return out_proj(out.transpose(1, 2).reshape(h.shape))
 
     @torch.no_grad()
@@ -155,22 +132,22 @@ class StaticDecoder:
         end = start + steps
         if end > self.steps:
             raise ValueError(f"step {end - 1} is past this decoder's {self.steps} steps")
-        attend = self._attend_length(end - 1)
+        span = self._span(end - 1)
         if steps == 1 and self.graphs_on:
-            return self._replay(tokens, start, attend)
+            return self._replay(tokens, start, span)
         positions = torch.arange(start, end, device=self.device)
-        return self._forward(tokens, positions, attend)
+        return self._forward(tokens, positions, span)
 
-    def _replay(self, tokens: torch.Tensor, position: int, attend: int) -> torch.Tensor:
+    def _replay(self, tokens: torch.Tensor, position: int, span: int) -> torch.Tensor:
         self._tokens.copy_(tokens)
         self._position.fill_(position)
-        if attend not in self._graphs:
-            self._graphs[attend] = self._capture(attend)
-        graph, logits = self._graphs[attend]
+        if span not in self._graphs:
+            self._graphs[span] = self._capture(span)
+        graph, logits = self._graphs[span]
         graph.replay()
         return logits.clone()
 
-    def _capture(self, attend: int) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
+    def _capture(self, span: int) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
         # Warm-up and capture run the step on the current inputs: they write the same keys and values
         # that the replay after them writes, so the cache is left as one step would leave it.
         # torch.cuda.graph() would also run gc.collect() and empty_cache() before every capture (a
@@ -184,10 +161,10 @@ class StaticDecoder:
         side.wait_stream(torch.cuda.current_stream())
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.stream(side), torch.autocast(**autocast):
-            self._forward(self._tokens, self._position, attend)  # warm-up, as CUDA graphs require
+            self._forward(self._tokens, self._position, span)  # warm-up, as CUDA graphs require
             graph.capture_begin(pool=self._pool)
             try:
-                logits = self._forward(self._tokens, self._position, attend)
+                logits = self._forward(self._tokens, self._position, span)
             finally:
                 graph.capture_end()
         torch.cuda.current_stream().wait_stream(side)

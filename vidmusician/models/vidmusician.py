@@ -12,9 +12,11 @@ import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
 from audiocraft.models.lm import LMOutput
 from audiocraft.modules.conditioners import ConditioningAttributes
 
-from vidmusician.config.schema import ModelConfig
+from vidmusician.config.schema import ModelConfig, Precision
 from vidmusician.models.base import Backbone, freeze
 from vidmusician.models.conditions import VisualConditions
+from vidmusician.models.cross_attention import CrossAttentionMask
+from vidmusician.models.precision import autocast
 from vidmusician.models.rhythm import RhythmAdapter, RhythmInjector, stack_context
 from vidmusician.models.semantic import LORA_MARKER, SemanticAdapter
 
@@ -52,7 +54,9 @@ class VidMusician(nn.Module):
         self.semantic = semantic
         self.rhythm = rhythm
         self.injector = RhythmInjector(self.lm.transformer, self.rhythm)
+        self.cross_mask = CrossAttentionMask(self.lm.transformer)
         self.stage = 1
+        self.precision = Precision.fp32  # the LM's weight layout (models/precision.py); builders set it
         fuser = self.lm.fuser.fuse2cond
         if fuser.get("prepend"):
             raise ValueError("backbones with 'prepend' conditions shift sequence positions: unsupported")
@@ -85,6 +89,10 @@ class VidMusician(nn.Module):
     def adapter_state_dict(self) -> dict[str, torch.Tensor]:
         return {k: v for k, v in self.state_dict().items() if is_adapter_param(k)}
 
+    def autocast(self):
+        """The context every forward runs in, for this model's precision (nothing for fp32)."""
+        return autocast(self.lm.emb[0].weight.device, self.precision)
+
     # --- conditioning -------------------------------------------------------------------------
     @property
     def frame_rate(self) -> float:
@@ -112,15 +120,18 @@ class VidMusician(nn.Module):
         return {key: (tokens, mask)}
 
     def rhythm_input(self, cond: VisualConditions, total_steps: int) -> torch.Tensor | None:
-        """Per sequence step s, the curve around frame s (the frame whose first codebook step s emits),
-        padded with zeros to `total_steps`. None in stage 1 (the branch is off)."""
+        """Per sequence step s, the curve around frame s (the frame whose first codebook step s emits);
+        frames past the curve count as 0. The curve is padded to `total_steps` frames before the
+        windows are stacked, so a step's features do not depend on how far the batch's padding goes.
+        None in stage 1 (the branch is off)."""
         if self.stage < 2:
             return None
         rcfg = self.mcfg.rhythm
-        x = stack_context(cond.rhythm, rcfg.context_before, rcfg.context_after)
+        curve = cond.rhythm
+        if curve.shape[1] < total_steps:
+            curve = F.pad(curve, (0, 0, 0, total_steps - curve.shape[1]))
+        x = stack_context(curve, rcfg.context_before, rcfg.context_after)
         x = x * cond.present.view(-1, 1, 1).to(x.dtype)
-        if x.shape[1] < total_steps:
-            x = F.pad(x, (0, 0, 0, total_steps - x.shape[1]))
         return x[:, :total_steps]
 
     def sequence_steps(self, num_frames: int) -> int:
@@ -137,7 +148,7 @@ class VidMusician(nn.Module):
             cond = cond.drop(dropped)
         tensors = self.condition_tensors(cond, text)
         rhythm = self.rhythm_input(cond, self.sequence_steps(codes.shape[-1]))
-        with self.injector.using(rhythm):
+        with self.injector.using(rhythm), self.cross_mask.using(tensors):
             return self.lm.compute_predictions(codes, [], condition_tensors=tensors)
 
     def loss(self, codes: torch.Tensor, cond: VisualConditions,

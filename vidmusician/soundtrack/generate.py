@@ -4,7 +4,6 @@ together (batched CFG, sliding windows; see models/generation.py). Plain PyTorch
 calls it on batches of rows."""
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 
@@ -13,11 +12,13 @@ import torch
 
 from vidmusician.config.schema import Config
 from vidmusician.data.windows import pack, unpack
+from vidmusician.devices import model_device
 from vidmusician.features import video_features
 from vidmusician.metrics.model_scores import build_scorers
 from vidmusician.models.builders import build_clip_encoder, build_model
 from vidmusician.models.checkpoint import load_adapters
 from vidmusician.models.generation import VideoFeatures, soundtrack
+from vidmusician.models.sampling import derive_seed
 from vidmusician.reasons import error_reason
 from vidmusician.soundtrack.decode import node_id
 from vidmusician.soundtrack.table import STATUS_ERROR, STATUS_OK
@@ -33,31 +34,27 @@ def columns(rows: list[dict]) -> dict[str, np.ndarray]:
     return out
 
 
-def batch_seed(seed: int, content_hashes: list[str]) -> int:
-    """A seed per batch from its contents: a rerun of the same batch makes the same music."""
-    digest = hashlib.sha256("|".join([str(seed), *content_hashes]).encode()).digest()
-    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
-
-
 class SoundtrackGenerator:
     def __init__(self, cfg: Config, device: str | None = None):
         torch.set_num_threads(max(1, cfg.ray.torch_threads))
         self.cfg = cfg
-        self.device = device or (cfg.device if torch.cuda.is_available() else "cpu")
-        self.model = build_model(cfg.model, self.device, cfg.seed)
+        self.device = device or model_device(cfg.device)
+        self.model = build_model(cfg.model, self.device, cfg.seed, cfg.precision)
         self.conditioned = bool(cfg.soundtrack.adapters)
         if self.conditioned:
             self.model = load_adapters(self.model, cfg.soundtrack.adapters, cfg.storage)
         self.model.eval()
-        self.encoder = build_clip_encoder(cfg.model.clip, self.device, cfg.seed)
+        self.encoder = build_clip_encoder(cfg.model.clip, self.device, cfg.seed, cfg.precision)
         self.scorers = build_scorers(cfg.soundtrack.scores.model_scores)
 
     def features(self, frames: np.ndarray, duration_s: float) -> VideoFeatures:
         return video_features(self.encoder, frames, duration_s, self.cfg.model, self.model.frame_rate)
 
     def music(self, feats: list[VideoFeatures], hashes: list[str]) -> list[np.ndarray]:
-        generator = torch.Generator(self.device).manual_seed(batch_seed(self.cfg.seed, hashes))
-        waves = soundtrack(self.model, feats, self.cfg.generation, generator=generator,
+        # A seed per video from its content: its music does not depend on its batch-mates, so a rerun
+        # makes the same music however the videos are batched.
+        seeds = [derive_seed(self.cfg.seed, content_hash) for content_hash in hashes]
+        waves = soundtrack(self.model, feats, self.cfg.generation, seeds=seeds,
                            conditioned=self.conditioned)
         return [w.numpy().astype(np.float32) for w in waves]
 

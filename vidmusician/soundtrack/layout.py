@@ -28,10 +28,12 @@ def adapter_version(cfg: Config, storage: Storage) -> str:
 
 def model_version(cfg: Config, adapters: str) -> str:
     """Everything that shapes the music: model config (backbone id or local path, CLIP, T5, adapter
-    architecture), the adapter bytes, the generation settings and the seed. A local backbone directory
-    is identified by its path: replacing the weights in place needs a new path (or a new seed)."""
+    architecture), the adapter bytes, the generation settings, the precision and the seed. A local
+    backbone directory is identified by its path: replacing the weights in place needs a new path (or
+    a new seed)."""
     return "mv-" + config_hash({"model": config_hash(cfg.model), "generation": config_hash(cfg.generation),
-                                "adapters": adapters, "seed": cfg.seed})[:12]
+                                "adapters": adapters, "precision": cfg.precision.value,
+                                "seed": cfg.seed})[:12]
 
 
 def run_config_hash(cfg: Config) -> str:

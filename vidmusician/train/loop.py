@@ -2,14 +2,13 @@
 Ray Train runs it inside each worker (the model wrapped in DDP); the plain loop runs it as is."""
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Callable, Iterable
 
 import torch
 from torch import nn
 
-from vidmusician.config.schema import StageSchedule, TrainConfig
+from vidmusician.config.schema import Precision, StageSchedule, TrainConfig
 from vidmusician.models.conditions import VisualConditions
 from vidmusician.models.vidmusician import VidMusician
 from vidmusician.train.batch import TrainBatch
@@ -62,27 +61,26 @@ class StageTrainer:
                                            weight_decay=tcfg.weight_decay)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             self.optimizer, lambda s: lr_factor(s, self.schedule, tcfg.min_lr_ratio))
+        # float16's narrow range needs loss scaling (bfloat16's does not); a no-op otherwise.
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=model.precision is Precision.fp16)
         self.step = 0
 
     @property
     def done(self) -> bool:
         return self.step >= self.schedule.steps
 
-    def _autocast(self):
-        if self.device.type == "cuda" and self.tcfg.bf16:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     def train_step(self, batch: TrainBatch) -> dict[str, float]:
         self.model.train()
         batch = batch.to(self.device)
         lr = self.optimizer.param_groups[0]["lr"]
-        with self._autocast():
+        with self.model.autocast():
             loss, per_codebook = self.runner(*_args(batch))
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.tcfg.grad_clip)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         self.scheduler.step()
         self.step += 1
         metrics = {"loss": float(loss.item()), "lr": lr, "grad_norm": float(grad_norm)}
@@ -96,7 +94,7 @@ class StageTrainer:
         total, tokens = 0.0, 0
         for batch in batches:
             batch = batch.to(self.device)
-            with self._autocast():
+            with self.model.autocast():
                 out = self.model.loss(batch.codes, batch.cond, batch.frame_mask)
             total += float(out.loss) * batch.tokens
             tokens += batch.tokens
@@ -104,12 +102,15 @@ class StageTrainer:
 
     def state_dict(self) -> dict:
         return {"stage": self.stage, "step": self.step, "optimizer": self.optimizer.state_dict(),
-                "scheduler": self.scheduler.state_dict(), "rng": torch.get_rng_state()}
+                "scheduler": self.scheduler.state_dict(), "scaler": self.scaler.state_dict(),
+                "rng": torch.get_rng_state()}
 
     def load_state_dict(self, state: dict) -> None:
         if state["stage"] != self.stage:
             raise ValueError(f"checkpoint is of stage {state['stage']}, this trainer runs stage {self.stage}")
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
         torch.set_rng_state(state["rng"])
