@@ -113,10 +113,11 @@ def valid_steps(model: VidMusician, lengths: list[int], steps: int) -> torch.Ten
     lm = model.lm
     device = lm.emb[0].weight.device
     out = torch.zeros(len(lengths), lm.num_codebooks, steps, dtype=torch.bool, device=device)
-    for row, n in enumerate(lengths):
+    for n in set(lengths):  # one pattern per distinct length (most rows of a window share one)
         codes = torch.zeros(1, lm.num_codebooks, n, dtype=torch.long, device=device)
         _, _, mask = lm.pattern_provider.get_pattern(n).build_pattern_sequence(codes, lm.special_token_id)
-        out[row, :, :mask.shape[-1]] = mask
+        rows = torch.tensor([r for r, length in enumerate(lengths) if length == n], device=device)
+        out[rows, :, :mask.shape[-1]] = mask
     return out
 
 
