@@ -226,7 +226,8 @@ def bench_agreement(rec: Recorder, size: Size, model, gcfg, device) -> None:
 def bench_generation(rec: Recorder, size: Size, model, gcfg, device,
                      decoders: tuple = ("fast", "streaming")) -> None:
     fr = model.frame_rate
-    plan = [(s, fast, b) for s in size.seconds for fast in (True, False) if ("fast" if fast else "streaming") in decoders
+    plan = [(s, fast, b) for s in size.seconds for fast in (True, False)
+            if ("fast" if fast else "streaming") in decoders
             for b in (size.batches if fast else size.streaming_batches)]
     too_big: set = set()
     for seconds, fast, batch in plan:
@@ -310,7 +311,8 @@ def main(argv=None) -> int:
     precision = Precision(args.precision or ("bf16" if device.type == "cuda" else "fp32"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"size": args.size, "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
+    name = torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu"
+    meta = {"size": args.size, "device": name,
             "torch": torch.__version__, "cuda": torch.version.cuda, "precision": precision.value,
             "date": time.strftime("%Y-%m-%d"), "threads": torch.get_num_threads()}
     print(json.dumps(meta), flush=True)

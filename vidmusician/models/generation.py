@@ -4,10 +4,11 @@ videos of any length.
 CFG runs the conditional and the null branch as one batch of 2B rows through the LM, one step per
 forward, like audiocraft's LMModel.generate, but with our precomputed visual condition tensors and
 the rhythm features. The steps go through the static-shape decoder (`generation.fast`, the default;
-models/static_decoding.py) or audiocraft's streaming KV cache; both give the same tokens. Long videos: window w >= 1 starts `context_s`
-before the end of window w-1 and takes those tokens as its prompt, so the music continues instead
-of restarting; all tokens of a video are decoded together at the end, so there is no seam in the
-waveform at the joins.
+models/static_decoding.py) or audiocraft's streaming KV cache; both give the same tokens.
+
+Long videos: window w >= 1 starts `context_s` before the end of window w-1 and takes those tokens as
+its prompt, so the music continues instead of restarting; all tokens of a video are decoded together
+at the end, so there is no seam in the waveform at the joins.
 """
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ def decode_window(model: VidMusician, tensors: dict, rhythm: torch.Tensor | None
     lm = model.lm
     device = next(lm.parameters()).device
     n_q = lm.num_codebooks
-    seeds = (torch.arange(batch) if seeds is None else torch.as_tensor(seeds)).to(device=device, dtype=torch.long)
+    seeds = torch.arange(batch) if seeds is None else torch.as_tensor(seeds)
+    seeds = seeds.to(device=device, dtype=torch.long)
     pattern = lm.pattern_provider.get_pattern(num_frames)
     codes = torch.full((batch, n_q, num_frames), UNKNOWN_TOKEN, dtype=torch.long, device=device)
     prompt_len = 0 if prompt is None else prompt.shape[-1]
