@@ -8,7 +8,6 @@ import torch
 
 from model_fixtures import conditions, debug_config
 from test_generation import codes_of, trained_model, video
-from vidmusician.models.generation import soundtrack
 from vidmusician.models.static_decoding import StaticDecoder, check_supported
 
 
