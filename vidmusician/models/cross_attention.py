@@ -52,16 +52,24 @@ def keys_values(attn: nn.Module, source: torch.Tensor) -> tuple[torch.Tensor, to
             split_heads(F.linear(source, weight[2 * dim:], v_b), attn.num_heads))
 
 
-def attend(attn: nn.Module, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-           mask: torch.Tensor) -> torch.Tensor:
-    """Masked multi-head attention of `query` [B, T, dim] over precomputed keys and values."""
-    weight, bias, out_proj = attention_projections(attn)
-    dim = weight.shape[1]
-    q = split_heads(F.linear(query, weight[:dim], None if bias is None else bias[:dim]), attn.num_heads)
+def attend_heads(attn: nn.Module, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+                 mask: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Queries [B, H, T, D] over keys and values [B, H, S, D] under `mask`, through the module's output
+    projection -> [B, T, dim] in the dtype and shape of `like` (the attention's input)."""
+    _, _, out_proj = attention_projections(attn)
     if attn.attention_as_float32:
         q, keys, values = q.float(), keys.float(), values.float()
     out = F.scaled_dot_product_attention(q, keys.to(q.dtype), values.to(q.dtype), attn_mask=mask)
-    return out_proj(out.to(query.dtype).transpose(1, 2).reshape(query.shape))
+    return out_proj(out.to(like.dtype).transpose(1, 2).reshape(like.shape))
+
+
+def attend(attn: nn.Module, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
+           mask: torch.Tensor) -> torch.Tensor:
+    """Masked multi-head attention of `query` [B, T, dim] over precomputed keys and values."""
+    weight, bias, _ = attention_projections(attn)
+    dim = weight.shape[1]
+    q = split_heads(F.linear(query, weight[:dim], None if bias is None else bias[:dim]), attn.num_heads)
+    return attend_heads(attn, q, keys, values, mask, query)
 
 
 class CrossAttentionMask:

@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
 from audiocraft.modules.transformer import create_sin_embedding
 
-from vidmusician.models.cross_attention import (attend, attention_projections, key_mask, keys_values,
-                                                split_heads)
+from vidmusician.models.cross_attention import (attend, attend_heads, attention_projections, key_mask,
+                                                keys_values, split_heads)
 from vidmusician.models.vidmusician import VidMusician
 
 
@@ -114,16 +113,12 @@ class StaticDecoder:
         return torch.stack([lm.linears[k](last) for k in range(len(lm.linears))], dim=1)
 
     def _self_attention(self, j, layer, h, positions, span, mask):
-        weight, bias, out_proj = attention_projections(layer.self_attn)
+        weight, bias, _ = attention_projections(layer.self_attn)
         q, k, v = F.linear(h, weight, bias).chunk(3, dim=-1)
         self.keys[j].index_copy_(2, positions, split_heads(k, self.heads).to(self.dtype))
         self.values[j].index_copy_(2, positions, split_heads(v, self.heads).to(self.dtype))
-        q = split_heads(q, self.heads)
-        keys, values = self.keys[j, :, :, :span].to(q.dtype), self.values[j, :, :, :span].to(q.dtype)
-        if layer.self_attn.attention_as_float32:
-            q, keys, values = q.float(), keys.float(), values.float()
-        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask).to(h.dtype)
-        return out_proj(out.transpose(1, 2).reshape(h.shape))
+        return attend_heads(layer.self_attn, split_heads(q, self.heads), self.keys[j, :, :, :span],
+                            self.values[j, :, :, :span], mask, h)
 
     @torch.no_grad()
     def __call__(self, tokens: torch.Tensor, start: int) -> torch.Tensor:
