@@ -66,4 +66,5 @@ def demo(cfg: Config) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_job("demo", SUMMARY, "output=outputs/demo preset=debug", demo, default_preset="toy"))
+    sys.exit(run_job("demo", SUMMARY, "output=outputs/demo preset=debug", demo, default_preset="toy",
+                     loads_weights=True))

@@ -26,4 +26,4 @@ def extract(cfg: Config) -> int:
 
 if __name__ == "__main__":
     sys.exit(run_job("extract_features", SUMMARY, "input=outputs/demo/world/videos output=outputs/features",
-                     extract))
+                     extract, loads_weights=True))

@@ -26,4 +26,5 @@ def soundtrack(cfg: Config) -> int:
 
 if __name__ == "__main__":
     sys.exit(run_job("soundtrack", SUMMARY, "input=outputs/demo/silent/videos output=outputs/soundtracks "
-                     "soundtrack.adapters=outputs/demo/train/adapters.safetensors", soundtrack))
+                     "soundtrack.adapters=outputs/demo/train/adapters.safetensors", soundtrack,
+                     loads_weights=True))

@@ -23,4 +23,5 @@ def train(cfg: Config) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_job("train", SUMMARY, "train.features=outputs/features output=outputs/train", train))
+    sys.exit(run_job("train", SUMMARY, "train.features=outputs/features output=outputs/train", train,
+                     loads_weights=True))

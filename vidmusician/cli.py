@@ -6,13 +6,16 @@ from typing import Callable
 
 from vidmusician.config import Config, ConfigError, help_text, load_config
 from vidmusician.devices import DeviceUnavailable, caused_by_missing_device, check_job_devices
+from vidmusician.weights import WeightsError, check_weights
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
 
 def run_job(name: str, summary: str, example: str, body: Callable[[Config], int],
-            argv: list[str] | None = None, default_preset: str | None = None) -> int:
-    """Parses `key=value` arguments into the typed config and runs `body(cfg)`.
+            argv: list[str] | None = None, default_preset: str | None = None,
+            loads_weights: bool = False) -> int:
+    """Parses `key=value` arguments into the typed config and runs `body(cfg)`. A job that
+    `loads_weights` first checks that `weights.location` holds every configured model.
     Exit codes: 0 every input has an outcome, 1 the job itself failed, 2 a bad config or command line."""
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
@@ -21,7 +24,9 @@ def run_job(name: str, summary: str, example: str, body: Callable[[Config], int]
     try:
         cfg = load_config(argv, preset=default_preset)
         check_job_devices(cfg)
-    except ConfigError as err:
+        if loads_weights:
+            check_weights(cfg)
+    except (ConfigError, WeightsError) as err:
         print(f"{name}: bad configuration: {err}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     except DeviceUnavailable as err:

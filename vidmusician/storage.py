@@ -335,6 +335,24 @@ class Storage:
             bucket, key = self._s3_key(uri)
             self.client().upload_file(local_path, bucket, key, Config=self._transfer_config(), Callback=progress)
 
+    def download_file(self, uri: str, local_path: str) -> None:
+        """Copies the object at `uri` to a local file, atomically (a reader never sees part of it)."""
+        with self._errors(uri):
+            if not self.is_remote(uri):
+                with open(_local_path(uri), "rb") as src:
+                    _atomic_local_write(local_path, lambda f: shutil.copyfileobj(src, f))
+                return
+            bucket, key = self._s3_key(uri)
+            directory = os.path.dirname(os.path.abspath(local_path))
+            os.makedirs(directory, exist_ok=True)
+            tmp = os.path.join(directory, _TMP_PREFIX + uuid.uuid4().hex)
+            try:
+                self.client().download_file(bucket, key, tmp, Config=self._transfer_config())
+                os.replace(tmp, local_path)
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(tmp)
+
     def delete(self, uri: str) -> None:
         """Deletes one object. Deleting a missing object is not an error (as on S3); a missing bucket is."""
         with self._errors(uri):

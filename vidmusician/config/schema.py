@@ -31,6 +31,17 @@ class StorageConfig:
 
 
 @dataclass
+class WeightsConfig:
+    """Where the pretrained weights come from (vidmusician/weights.py)."""
+    # A directory or s3:// prefix holding one folder per hub id (<location>/facebook/musicgen-small/...),
+    # filled once by jobs/fetch_weights.py. Set, every hub id in the config loads from there and nothing
+    # calls the hub; null loads hub ids from the Hugging Face hub (and its cache).
+    location: Optional[str] = None
+    # This node's copy of models read from an s3:// location, one folder per location.
+    cache_dir: str = "~/.cache/vidmusician/weights"
+
+
+@dataclass
 class WorldConfig:
     """The synthetic world: short videos whose visual events and musical hits are known."""
     num_videos: int = 8
@@ -376,6 +387,7 @@ class Config:
     # fp32, bf16 or fp16, for generation, features, evaluation and training, on any device.
     precision: Precision = Precision.fp32
     storage: StorageConfig = field(default_factory=StorageConfig)
+    weights: WeightsConfig = field(default_factory=WeightsConfig)
     world: WorldConfig = field(default_factory=WorldConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)

@@ -14,6 +14,7 @@ from vidmusician.devices import model_device
 from vidmusician.features import clip_features
 from vidmusician.models.base import load_codec
 from vidmusician.models.builders import build_clip_encoder
+from vidmusician.weights import local_models
 
 
 class WindowFeaturizer:
@@ -23,8 +24,9 @@ class WindowFeaturizer:
         torch.set_num_threads(max(1, cfg.ray.torch_threads))
         self.cfg = cfg
         self.device = device or model_device(cfg.device)
-        self.encoder = build_clip_encoder(cfg.model.clip, self.device, cfg.seed, cfg.precision)
-        self.codec = load_codec(cfg.model.musicgen, self.device, cfg.seed)
+        models = local_models(cfg).model
+        self.encoder = build_clip_encoder(models.clip, self.device, cfg.seed, cfg.precision)
+        self.codec = load_codec(models.musicgen, self.device, cfg.seed)
         self.frame_rate = float(self.codec.frame_rate)
         self.sample_rate = int(self.codec.sample_rate)
         self.num_frames = math.ceil(cfg.data.window_s * self.frame_rate - 1e-9)

@@ -23,6 +23,7 @@ from vidmusician.models.vidmusician import VidMusician
 from vidmusician.storage import Storage, join_uri
 from vidmusician.synth.world import write_world
 from vidmusician.toy.data import music_set
+from vidmusician.weights import local_models
 
 BASE = "base (no condition)"
 METRICS = ("onset_f1", "beats_hit", "class_acc")
@@ -40,7 +41,7 @@ def held_out_videos(cfg: Config, output_uri: str, count: int, seed: int, frame_r
     with the CLIP the feature stage uses (same config and seed)."""
     world = replace(cfg.world, num_videos=count, seed=seed, with_audio=False)
     truth = write_world(replace(cfg, world=world), output_uri)
-    encoder = build_clip_encoder(cfg.model.clip, "cpu", cfg.seed, cfg.precision)
+    encoder = build_clip_encoder(local_models(cfg).model.clip, "cpu", cfg.seed, cfg.precision)
     storage = Storage(cfg.storage)
     feats = [uri_features(encoder, uri, cfg.model, frame_rate, storage) for uri in truth.column("uri").to_pylist()]
     return HeldOut(feats, truth.column("class_name").to_pylist(),
@@ -136,7 +137,7 @@ def run_proof(cfg: Config, workdir: str, log=print) -> ProofResult:
                    stage2=replace(cfg.train.stage2, steps=proof.stage2_steps))
     trained = run_training(replace(cfg, train=tcfg, output=join_uri(workdir, "train")), log=log)
     lap("training")
-    model = build_model(cfg.model, "cpu", cfg.seed, cfg.precision)
+    model = build_model(local_models(cfg).model, "cpu", cfg.seed, cfg.precision)
     held = held_out_videos(cfg, join_uri(workdir, "heldout"), proof.heldout_videos, proof.heldout_seed,
                            model.frame_rate)
     clf, clf_acc = fit_classifier(cfg, proof.classifier_clips, proof.heldout_seed + 1)

@@ -4,7 +4,8 @@ Loading goes through audiocraft's own loaders, so a hub id (facebook/musicgen-sm
 directory in MusicGen's release format (`state_dict.bin`, `compression_state_dict.bin`, each
 `{'xp.cfg': <YAML string>, 'best_state': state_dict}`) take the same path. torch >= 2.6 loads those
 with `weights_only=True` by default; `xp.cfg` is therefore kept as a YAML string, never a pickled
-DictConfig. Random backbones (the `debug` preset, and the start of the toy backbone's pretraining) are
+DictConfig (such files still load: CONFIG_GLOBALS). The LM's T5 text conditioner is built without its
+T5 (models/text_projection.py), so loading a backbone from a directory calls no hub. Random backbones (the `debug` preset, and the start of the toy backbone's pretraining) are
 built from an xp.cfg of the same shape through audiocraft's builders, and saved in the same format.
 """
 from __future__ import annotations
@@ -27,9 +28,9 @@ from audiocraft.models.lm import LMModel
 
 from vidmusician.config.schema import MusicGenConfig
 from vidmusician.embedded import model_path
+from vidmusician.models.text_projection import TextProjection, without_text_encoders
+from vidmusician.weights import CODEC_FILE, LM_FILE
 
-LM_FILE = "state_dict.bin"
-CODEC_FILE = "compression_state_dict.bin"
 
 
 @dataclass
@@ -148,12 +149,49 @@ CONFIG_GLOBALS = [DictConfig, ListConfig, ContainerMetadata, Metadata, AnyNode, 
                   collections.defaultdict]
 
 
-def load_pretrained(name: str, device: str = "cpu") -> Backbone:
-    """Loads a hub id or a release-format directory through audiocraft's loaders. On the CPU, where
-    they keep float32 (on a GPU they would store the LM in float16); models/precision.py sets the
-    layout after."""
+# Settings audiocraft's own loader deletes from a release's xp.cfg before building (load_lm_model).
+DROPPED_SETTINGS = ("conditioners.self_wav.chroma_stem.cache_path", "conditioners.args.merge_text_conditions_p",
+                    "conditioners.args.drop_desc_p")
+
+
+def _drop(cfg: DictConfig, setting: str) -> None:
+    parent, _, leaf = setting.rpartition(".")
+    node = OmegaConf.select(cfg, parent)
+    if isinstance(node, DictConfig) and leaf in node:
+        OmegaConf.set_struct(node, False)
+        node.pop(leaf)
+
+
+def load_lm(name: str) -> LMModel:
+    """The LM of a hub id or release directory, as audiocraft's `loaders.load_lm_model` builds it on the
+    CPU (float32; on a GPU it would store the transformer in float16: models/precision.py sets the
+    layout after), except for its T5 text conditioners: VidMusician's visual tokens take the text
+    prompt's place, so only their output projection (the semantic projector's initialisation) is
+    built, and the T5 itself (110 M parameters for t5-base, a hub download) is never loaded."""
     with torch.serialization.safe_globals(CONFIG_GLOBALS):
-        lm = loaders.load_lm_model(name, device="cpu")
+        pkg = loaders.load_lm_model_ckpt(name)
+    cfg = OmegaConf.create(pkg["xp.cfg"])
+    OmegaConf.set_struct(cfg, False)
+    cfg.device, cfg.dtype = "cpu", "float32"
+    for setting in DROPPED_SETTINGS:
+        _drop(cfg, setting)
+    state = pkg["best_state"]
+    cfg, text_keys = without_text_encoders(cfg, state)
+    lm = builders.get_lm_model(cfg)
+    for key in text_keys:
+        conditioners = lm.condition_provider.conditioners
+        conditioners[key] = TextProjection(key, conditioners[key].output_proj)
+    state = {k: v for k, v in state.items()
+             if not any(k.startswith(f"condition_provider.conditioners.{t}.t5.") for t in text_keys)}
+    lm.load_state_dict(state)
+    lm.cfg = cfg
+    return lm.eval()
+
+
+def load_pretrained(name: str, device: str = "cpu") -> Backbone:
+    """Loads a hub id or a release-format directory on the CPU, then moves it to `device`."""
+    lm = load_lm(name)
+    with torch.serialization.safe_globals(CONFIG_GLOBALS):
         codec = loaders.load_compression_model(name, device="cpu")
     return Backbone(lm=lm.to(device).eval(), codec=codec.to(device).eval())
 

@@ -5,6 +5,7 @@ import torch
 from transformers import CLIPVisionConfig
 
 from vidmusician.config.schema import ClipConfig, ModelConfig, Precision
+from vidmusician.embedded import is_directory
 from vidmusician.models.base import Backbone, build_random, load_backbone
 from vidmusician.models.clip_encoder import ClipEncoder, build_clip
 from vidmusician.models.precision import apply_lm_layout
@@ -15,7 +16,8 @@ from vidmusician.models.vidmusician import VidMusician
 
 def clip_dim(ccfg: ClipConfig) -> int:
     if ccfg.pretrained:  # reads config.json only, no weights
-        return int(CLIPVisionConfig.from_pretrained(ccfg.pretrained).hidden_size)
+        return int(CLIPVisionConfig.from_pretrained(ccfg.pretrained,
+                                                    local_files_only=is_directory(ccfg.pretrained)).hidden_size)
     return ccfg.hidden_size
 
 

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
 from vidmusician.config.schema import ClipConfig, Precision
+from vidmusician.embedded import is_directory
 from vidmusician.models.precision import autocast
 
 # CLIP's published input normalisation (openai/clip-vit-*): per-channel RGB mean and std.
@@ -24,7 +25,7 @@ class FrameFeatures:
 
 def build_clip(ccfg: ClipConfig, device: str = "cpu", seed: int = 0) -> CLIPVisionModel:
     if ccfg.pretrained:
-        model = CLIPVisionModel.from_pretrained(ccfg.pretrained)
+        model = CLIPVisionModel.from_pretrained(ccfg.pretrained, local_files_only=is_directory(ccfg.pretrained))
     else:
         torch.manual_seed(seed)
         model = CLIPVisionModel(CLIPVisionConfig(

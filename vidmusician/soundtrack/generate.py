@@ -22,6 +22,7 @@ from vidmusician.models.sampling import derive_seed
 from vidmusician.reasons import error_reason
 from vidmusician.soundtrack.decode import node_id
 from vidmusician.soundtrack.table import STATUS_ERROR, STATUS_OK
+from vidmusician.weights import local_models
 
 
 def columns(rows: list[dict]) -> dict[str, np.ndarray]:
@@ -39,12 +40,13 @@ class SoundtrackGenerator:
         torch.set_num_threads(max(1, cfg.ray.torch_threads))
         self.cfg = cfg
         self.device = device or model_device(cfg.device)
-        self.model = build_model(cfg.model, self.device, cfg.seed, cfg.precision)
+        models = local_models(cfg).model
+        self.model = build_model(models, self.device, cfg.seed, cfg.precision)
         self.conditioned = bool(cfg.soundtrack.adapters)
         if self.conditioned:
             self.model = load_adapters(self.model, cfg.soundtrack.adapters, cfg.storage)
         self.model.eval()
-        self.encoder = build_clip_encoder(cfg.model.clip, self.device, cfg.seed, cfg.precision)
+        self.encoder = build_clip_encoder(models.clip, self.device, cfg.seed, cfg.precision)
         self.scorers = build_scorers(cfg.soundtrack.scores.model_scores)
 
     def features(self, frames: np.ndarray, duration_s: float) -> VideoFeatures:

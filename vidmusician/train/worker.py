@@ -28,6 +28,7 @@ from vidmusician.train.data import TRAIN, VAL
 from vidmusician.train.loop import StageTrainer
 from vidmusician.train.state import ADAPTERS_FILE, read_checkpoint, write_checkpoint
 from vidmusician.train.tensorboard import EventLog
+from vidmusician.weights import local_models
 
 
 @dataclass
@@ -121,7 +122,7 @@ def train_stage_worker(config: dict) -> None:
     device = ray.train.torch.get_device()
     torch.manual_seed(cfg.seed + rank)
 
-    model = build_model(cfg.model, str(device), cfg.seed, cfg.precision)
+    model = build_model(local_models(cfg).model, str(device), cfg.seed, cfg.precision)
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is None and config.get("init_adapters"):
         load_adapters(model, config["init_adapters"], cfg.storage)
