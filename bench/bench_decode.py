@@ -27,10 +27,10 @@ import ray
 import torch
 
 from vidmusician.config import load_config
-from vidmusician.data.decode_stage import VideoDecoder, decode_video
-from vidmusician.data.inputs import resolve_inputs
+from vidmusician.extract.decode import VideoDecoder, decode_video
 from vidmusician.raycluster import init_ray
 from vidmusician.storage import Storage
+from vidmusician.video.inputs import resolve_inputs
 
 ASSETS = Path(__file__).resolve().parent.parent / "tests" / "assets"
 AUDIO_CLIPS = ("bigbuckbunny.mp4",)
@@ -51,7 +51,7 @@ def make_inputs(root: Path, copies: int) -> list[Path]:
 def frames_of(rows, fps: float) -> int:
     """Frames the stage decoded, from the row scalars (unpacking 20 MB payloads in the driver would
     measure the driver, not the stage): each window's frames plus the one before it."""
-    from vidmusician.data.windows import STATUS_OK
+    from vidmusician.video.rows import STATUS_OK
 
     return sum(math.ceil(r["valid_s"] * fps - 1e-9) + (r["window_index"] > 0) for r in rows
                if r["status"] == STATUS_OK)

@@ -13,7 +13,7 @@ from pathlib import Path
 from memory import peak_during
 
 from vidmusician.config import load_config
-from vidmusician.data.pipeline import run_extract
+from vidmusician.extract.pipeline import run_extract
 from vidmusician.raycluster import init_ray
 from vidmusician.synth.world import write_world
 

@@ -22,13 +22,13 @@ import torch
 from memory import peak_during
 
 from vidmusician.config import load_config
-from vidmusician.features import uri_features
 from vidmusician.models.builders import build_clip_encoder, build_model
 from vidmusician.models.generation import soundtrack
 from vidmusician.raycluster import init_ray
 from vidmusician.soundtrack.pipeline import run_soundtrack
 from vidmusician.storage import Storage
 from vidmusician.synth.world import write_world
+from vidmusician.video.features import uri_features
 
 TINY = ["world.with_audio=false", "world.duration_s=2", "world.width=64", "world.height=64"]
 WARMUP_VIDEOS = 16

@@ -21,12 +21,12 @@ import ray
 import torch
 
 from vidmusician.config import load_config
-from vidmusician.data.pipeline import run_extract
+from vidmusician.extract.pipeline import run_extract
 from vidmusician.models.builders import build_model
 from vidmusician.storage import Storage
 from vidmusician.synth.world import write_world
 from vidmusician.train.batch import TRAIN_COLUMNS
-from vidmusician.train.data import read_windows, validation_videos
+from vidmusician.train.feature_data import read_windows, validation_videos
 from vidmusician.train.plain import train_stage_plain
 from vidmusician.train.run import run_training
 

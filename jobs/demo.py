@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from vidmusician.cli import EXIT_OK, run_job
 from vidmusician.config import Config, dump_config
-from vidmusician.data.pipeline import run_extract
+from vidmusician.extract.pipeline import run_extract
 from vidmusician.soundtrack.pipeline import run_soundtrack
 from vidmusician.storage import join_uri
 from vidmusician.synth.world import write_world

@@ -9,7 +9,7 @@ import sys
 
 from vidmusician.cli import EXIT_OK, run_job
 from vidmusician.config import Config, dump_config
-from vidmusician.data.pipeline import run_extract
+from vidmusician.extract.pipeline import run_extract
 
 SUMMARY = "Videos -> CPU decode (decord) -> CLIP + EnCodec features -> Parquet feature dataset + outcomes."
 

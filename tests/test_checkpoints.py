@@ -12,10 +12,10 @@ import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
 from audiocraft.models import loaders as ac_loaders
 
 from model_fixtures import codes_for, conditions, debug_config, fresh_model, perturb_adapters
-from vidmusician.models.base import CODEC_FILE, LM_FILE, build_random, load_codec, save_release
+from vidmusician.models.backbone import CODEC_FILE, LM_FILE, build_random, load_codec, save_release
 from vidmusician.models.builders import build_clip_encoder, build_model
+from vidmusician.models.builders import build_t5
 from vidmusician.models.checkpoint import load_adapters, read_adapters, save_adapters
-from vidmusician.models.semantic import build_t5
 from vidmusician.models.vidmusician import is_adapter_param
 
 FRAMES = 24
@@ -118,7 +118,7 @@ def test_adapter_checkpoint_rejects_another_architecture(tmp_path):
 
 
 def test_parameter_report_matches_the_paper_order_of_magnitude():
-    from vidmusician.models.params import PAPER_TRAINABLE, count
+    from vidmusician.models.param_count import PAPER_TRAINABLE, count
 
     small = count("small")
     assert small.stage1_trainable < small.stage2_trainable

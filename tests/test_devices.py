@@ -11,8 +11,8 @@ import ray
 import torch
 
 from vidmusician.config import load_config
-from vidmusician.data.feature_stage import WindowFeaturizer
 from vidmusician.devices import DeviceUnavailable, caused_by_missing_device, check_job_devices, model_device
+from vidmusician.extract.featurize import WindowFeaturizer
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="checks a machine without a GPU")

@@ -11,8 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from model_fixtures import debug_config
-from vidmusician.data.pipeline import run_extract
-from vidmusician.data.sink import FEATURES_DIR
+from vidmusician.extract.format import FEATURES_DIR
+from vidmusician.extract.pipeline import run_extract
 from vidmusician.storage import Storage, join_uri
 from vidmusician.synth.world import write_world
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from model_fixtures import debug_config
-from vidmusician.decode import DecodeError, VideoFrames, sample_frames
-from vidmusician.features import semantic_indices, video_features
 from vidmusician.models.builders import build_clip_encoder
 from vidmusician.models.rhythm import patch_change_curve, resample_curve
 from vidmusician.synth.world import write_world
+from vidmusician.video.features import semantic_indices, video_features
+from vidmusician.video.frames import DecodeError, VideoFrames, sample_frames
 
 ASSETS = Path(__file__).parent / "assets"
 LM_FRAME_RATE = 50.0

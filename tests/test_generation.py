@@ -8,7 +8,7 @@ import torch
 
 from model_fixtures import conditions, debug_config, fresh_model, perturb_adapters
 from vidmusician.models import generation
-from vidmusician.models.generation import VideoFeatures, generate_tokens, plan_windows, soundtrack
+from vidmusician.models.generation import VideoFeatures, generate_tokens, plan_generation_windows, soundtrack
 
 FRAMES = 30
 
@@ -50,7 +50,7 @@ def test_batched_rows_are_independent():
 
 
 def test_window_plan_covers_the_video_with_context():
-    plan = plan_windows(250, window=100, context=25)
+    plan = plan_generation_windows(250, window=100, context=25)
     assert plan[0].start == 0 and plan[-1].end == 250
     for prev, cur in zip(plan, plan[1:]):
         assert cur.start == prev.end - 25 and cur.prompt == 25
@@ -92,7 +92,7 @@ def test_long_video_gets_exactly_its_duration_and_each_window_continues_the_last
 
     fr, sr = model.frame_rate, model.sample_rate
     context = round(gcfg.context_s * fr)
-    plans = [plan_windows(math.ceil(d * fr), round(gcfg.window_s * fr), context) for d in durations]
+    plans = [plan_generation_windows(math.ceil(d * fr), round(gcfg.window_s * fr), context) for d in durations]
     assert [len(p) for p in plans] == [3, 1] and len(calls) == 3 and len(decoded) == 2
 
     def row_of(video: int, r: int) -> int:

@@ -14,7 +14,7 @@ import pytest
 
 from vidmusician.config import load_config
 from vidmusician.evaluation.learning_proof import BASE, run_proof
-from vidmusician.metrics.rhythm import onset_f1
+from vidmusician.metrics.beat_matching import onset_f1
 from vidmusician.soundtrack.pipeline import run_soundtrack
 from vidmusician.synth.world import write_world
 

@@ -11,7 +11,7 @@ import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
 from audiocraft.models import builders as ac_builders
 from model_fixtures import codes_for, conditions, debug_config, perturb_adapters
 from vidmusician.config.schema import Precision
-from vidmusician.models.base import xp_cfg
+from vidmusician.models.backbone import xp_cfg
 from vidmusician.models.builders import build_clip_encoder, build_model
 from vidmusician.models.generation import generate_tokens
 from vidmusician.models.precision import apply_lm_layout, layout_of

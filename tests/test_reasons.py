@@ -1,10 +1,10 @@
 """Error rows say why, the same way in every stage."""
 from __future__ import annotations
 
-from vidmusician.data.audio import NoAudioTrack
-from vidmusician.decode import DecodeError
-from vidmusician.reasons import MAX_REASON_CHARS, error_reason
+from vidmusician.extract.audio import NoAudioTrack
 from vidmusician.storage import ObjectNotFound
+from vidmusician.video.errors import MAX_REASON_CHARS, error_reason
+from vidmusician.video.frames import DecodeError
 
 
 def test_storage_errors_drop_the_input_uri_the_row_already_carries():

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from vidmusician.config import load_config
+from vidmusician.metrics.beat_matching import beat_alignment_score, beat_bins, beats_coverage_score, beats_hit_score, onset_f1
 from vidmusician.metrics.music_class import MusicClassifier
-from vidmusician.metrics.rhythm import beat_alignment_score, beat_bins, beats_coverage_score, beats_hit_score, onset_f1
 from vidmusician.toy.data import music_set
 
 

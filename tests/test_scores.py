@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from model_fixtures import debug_config
-from vidmusician.decode import sample_frames
-from vidmusician.features import video_features
+from vidmusician.metrics.beat_matching import onset_f1
 from vidmusician.metrics.flow_beats import flow_beats
 from vidmusician.metrics.onsets import match
-from vidmusician.metrics.rhythm import onset_f1
-from vidmusician.metrics.scores import rhythm_scores, visual_beats
+from vidmusician.metrics.video_scores import rhythm_scores, visual_beats
 from vidmusician.models.builders import build_clip_encoder
 from vidmusician.synth.media import read_audio
 from vidmusician.synth.world import write_world
+from vidmusician.video.features import video_features
+from vidmusician.video.frames import sample_frames
 
 LM_RATE = 50.0
 

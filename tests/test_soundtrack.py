@@ -23,8 +23,6 @@ from browser import chromium, console_errors
 from model_fixtures import debug_config
 from test_mux import video_duration, video_packets
 from vidmusician.models.builders import build_model
-from vidmusician.data.decode_stage import file_sha256
-from vidmusician.data.windows import pack
 from vidmusician.models.checkpoint import save_adapters
 from vidmusician.soundtrack.decode import stage_row
 from vidmusician.soundtrack.layout import Layout
@@ -33,6 +31,8 @@ from vidmusician.soundtrack.review import review_page
 from vidmusician.soundtrack.write import write_soundtrack
 from vidmusician.storage import Storage, join_uri
 from vidmusician.synth.world import write_world
+from vidmusician.video.content import file_sha256
+from vidmusician.video.rows import pack
 
 ROOT = Path(__file__).parent.parent
 ASSETS = Path(__file__).parent / "assets"

@@ -14,7 +14,7 @@ PROBE = textwrap.dedent("""
     module = ensure_torchaudio()
     print("SHIM" if is_shim(module) else "REAL:" + getattr(module, "__version__", "?"))
     from vidmusician.config import load_config
-    from vidmusician.models.base import build_random
+    from vidmusician.models.backbone import build_random
     backbone, _ = build_random(load_config([]).model.musicgen)
     print("MUSICGEN_OK", type(backbone.lm).__name__)
     if is_shim(module):

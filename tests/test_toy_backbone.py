@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from vidmusician.config import load_config
-from vidmusician.models.builders import build_model
 from vidmusician.embedded import model_path
+from vidmusician.models.builders import build_model
 from vidmusician.toy.build import build_toy_backbone, is_built, read_stamp, settings_changed, with_toy_backbone
 
 TINY = ["preset=toy", "toy.codec_minutes=0.05", "toy.lm_minutes=0.05", "toy.codec_clips=16",
@@ -71,7 +71,7 @@ def test_tiny_build_saves_loads_and_caches(tmp_path):
 
 
 def test_lut_class_collisions_are_refused(tmp_path):
-    from vidmusician.models.base import build_random
+    from vidmusician.models.backbone import build_random
     from vidmusician.toy.lm import check_class_bins
 
     cfg = load_config(["preset=toy", "model.musicgen.lm.lut_bins=8"])

@@ -11,17 +11,17 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from model_fixtures import debug_config
-from vidmusician.data.pipeline import run_extract
+from vidmusician.config.schema import StageSchedule
+from vidmusician.extract.pipeline import run_extract
 from vidmusician.models.builders import build_model
 from vidmusician.models.checkpoint import load_adapters, read_adapters
 from vidmusician.storage import Storage, join_uri
 from vidmusician.synth.world import write_world
 from vidmusician.train.batch import TRAIN_COLUMNS
-from vidmusician.train.data import dataset_videos, keep_split, read_windows, validation_videos
+from vidmusician.train.feature_data import dataset_videos, keep_split, read_windows, validation_videos
 from vidmusician.train.loop import lr_factor
 from vidmusician.train.plain import train_stage_plain
 from vidmusician.train.run import run_training
-from vidmusician.config.schema import StageSchedule
 
 # Small and fast: 12 one-window videos, 2 workers x 2 windows a step, a checkpoint every 3 steps.
 TRAIN_ARGS = ("train.num_workers=2", "train.cpus_per_worker=0.5", "train.batch_size=2",

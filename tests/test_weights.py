@@ -16,9 +16,9 @@ from omegaconf import OmegaConf
 
 from model_fixtures import debug_config
 from vidmusician.cli import EXIT_BAD_CONFIG, run_job
-from vidmusician.models.base import build_random
+from vidmusician.models.backbone import build_random
 from vidmusician.models.builders import build_clip_encoder
-from vidmusician.models.semantic import build_t5
+from vidmusician.models.builders import build_t5
 from vidmusician.storage import Storage
 from vidmusician.weights import CODEC_FILE, LM_FILE
 
@@ -56,7 +56,7 @@ socket.getaddrinfo, socket.socket.connect = getaddrinfo, connect
 PROBE = '''
 import json, sys, torch
 from vidmusician.config import load_config
-from vidmusician.models.base import load_codec
+from vidmusician.models.backbone import load_codec
 from vidmusician.models.builders import build_clip_encoder, build_model
 from vidmusician.weights import local_models
 cfg = local_models(load_config(sys.argv[1:]))

@@ -48,3 +48,8 @@ def init_ray(rcfg: RayConfig) -> None:
     # The dashboard serves Ray's state API, which Ray Train's placement-group cleaner polls.
     ray.init(address="local", num_cpus=rcfg.num_cpus, include_dashboard=True,
              runtime_env={"env_vars": env, "worker_process_setup_hook": WORKER_SETUP_HOOK})
+
+
+def node_id() -> str:
+    """The Ray node this process runs on ("" outside Ray): recorded per stage in the score table."""
+    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""

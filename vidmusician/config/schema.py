@@ -315,8 +315,11 @@ class TrainConfig:
     # Keep the training split in Ray's object store after the first read (no re-read per epoch);
     # false streams every epoch from storage, for datasets larger than the object store.
     cache_dataset: bool = True
-    # Fault injection for tests: the last worker dies once at this step (null = never).
+    # Fault injection for tests: the last worker dies once at this step (null = never), this long after
+    # reporting it: two of Ray Train's health-check polls (RAY_TRAIN_HEALTH_CHECK_INTERVAL_S, 2 s by
+    # default), so the checkpoint it reported is registered before it dies.
     fail_at_step: Optional[int] = None
+    fail_wait_s: float = 4.0
 
 
 @dataclass

@@ -11,10 +11,9 @@ import numpy as np
 import torch
 
 from vidmusician.config import Config
-from vidmusician.features import uri_features
+from vidmusician.metrics.beat_matching import beats_hit_score, onset_f1
 from vidmusician.metrics.music_class import MusicClassifier
 from vidmusician.metrics.onsets import detect_hits
-from vidmusician.metrics.rhythm import beats_hit_score, onset_f1
 from vidmusician.models.builders import build_clip_encoder
 from vidmusician.models.checkpoint import load_adapters
 from vidmusician.models.generation import VideoFeatures, soundtrack
@@ -23,6 +22,7 @@ from vidmusician.models.vidmusician import VidMusician
 from vidmusician.storage import Storage, join_uri
 from vidmusician.synth.world import write_world
 from vidmusician.toy.data import music_set
+from vidmusician.video.features import uri_features
 from vidmusician.weights import local_models
 
 BASE = "base (no condition)"
@@ -109,7 +109,7 @@ class ProofResult:
 def run_proof(cfg: Config, workdir: str, log=print) -> ProofResult:
     """The whole proof on the `toy` preset: toy backbone (shipped) -> training world -> features ->
     stage 1 -> stage 2 (Ray Train) -> held-out videos scored per system and seed."""
-    from vidmusician.data.pipeline import run_extract
+    from vidmusician.extract.pipeline import run_extract
     from vidmusician.models.builders import build_model
     from vidmusician.toy.build import with_toy_backbone
     from vidmusician.train.run import run_training

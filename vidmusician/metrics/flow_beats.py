@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from vidmusician.metrics.scores import pick_beats
+from vidmusician.metrics.video_scores import pick_beats
 
 # Farneback parameters: OpenCV's documented example values (pyramid 0.5 x 3 levels, window 15,
 # 3 iterations, 5-pixel polynomial with sigma 1.2), fine for frames of about 64 px.

@@ -15,7 +15,7 @@ import numpy as np
 
 from vidmusician.config.schema import ScoresConfig
 from vidmusician.metrics.flow_beats import flow_beats
-from vidmusician.metrics.scores import rhythm_scores, visual_beats
+from vidmusician.metrics.video_scores import rhythm_scores, visual_beats
 
 SAMPLE_RATE, SECONDS, CURVE_RATE, FPS = 16000, 4.0, 50.0, 25.0
 

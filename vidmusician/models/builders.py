@@ -2,16 +2,40 @@
 from __future__ import annotations
 
 import torch
-from transformers import CLIPVisionConfig
+from transformers import CLIPVisionConfig, CLIPVisionModel, T5EncoderModel
+from transformers import T5Config as HFT5Config
 
-from vidmusician.config.schema import ClipConfig, ModelConfig, Precision
+from vidmusician.config.schema import ClipConfig, ModelConfig, Precision, T5Config
 from vidmusician.embedded import is_directory
-from vidmusician.models.base import Backbone, build_random, load_backbone
-from vidmusician.models.clip_encoder import ClipEncoder, build_clip
+from vidmusician.models.backbone import Backbone, build_random, load_backbone
+from vidmusician.models.clip_encoder import ClipEncoder
 from vidmusician.models.precision import apply_lm_layout
 from vidmusician.models.rhythm import RhythmAdapter, num_rhythm_blocks, rhythm_input_dim
-from vidmusician.models.semantic import SemanticAdapter, build_t5
+from vidmusician.models.semantic import SemanticAdapter
 from vidmusician.models.vidmusician import VidMusician
+
+
+def build_clip(ccfg: ClipConfig, device: str = "cpu", seed: int = 0) -> CLIPVisionModel:
+    if ccfg.pretrained:
+        model = CLIPVisionModel.from_pretrained(ccfg.pretrained, local_files_only=is_directory(ccfg.pretrained))
+    else:
+        torch.manual_seed(seed)
+        model = CLIPVisionModel(CLIPVisionConfig(
+            hidden_size=ccfg.hidden_size, num_hidden_layers=ccfg.num_layers,
+            num_attention_heads=ccfg.num_heads, intermediate_size=ccfg.intermediate_size,
+            image_size=ccfg.image_size, patch_size=ccfg.patch_size))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.to(device).eval()
+
+
+def build_t5(tcfg: T5Config, seed: int = 0) -> T5EncoderModel:
+    if tcfg.pretrained:
+        return T5EncoderModel.from_pretrained(tcfg.pretrained, local_files_only=is_directory(tcfg.pretrained))
+    torch.manual_seed(seed)
+    return T5EncoderModel(HFT5Config(
+        d_model=tcfg.d_model, d_kv=tcfg.d_kv, d_ff=tcfg.d_ff, num_layers=tcfg.num_layers,
+        num_heads=tcfg.num_heads, vocab_size=tcfg.vocab_size, dropout_rate=0.0))
 
 
 def clip_dim(ccfg: ClipConfig) -> int:

@@ -5,10 +5,9 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from transformers import CLIPVisionConfig, CLIPVisionModel
+from transformers import CLIPVisionModel
 
-from vidmusician.config.schema import ClipConfig, Precision
-from vidmusician.embedded import is_directory
+from vidmusician.config.schema import Precision
 from vidmusician.models.precision import autocast
 
 # CLIP's published input normalisation (openai/clip-vit-*): per-channel RGB mean and std.
@@ -21,20 +20,6 @@ UINT8_MAX = 255.0
 class FrameFeatures:
     cls: torch.Tensor      # [N, D] post-layernorm CLS embedding per frame
     patches: torch.Tensor  # [N, P, D] patch tokens per frame
-
-
-def build_clip(ccfg: ClipConfig, device: str = "cpu", seed: int = 0) -> CLIPVisionModel:
-    if ccfg.pretrained:
-        model = CLIPVisionModel.from_pretrained(ccfg.pretrained, local_files_only=is_directory(ccfg.pretrained))
-    else:
-        torch.manual_seed(seed)
-        model = CLIPVisionModel(CLIPVisionConfig(
-            hidden_size=ccfg.hidden_size, num_hidden_layers=ccfg.num_layers,
-            num_attention_heads=ccfg.num_heads, intermediate_size=ccfg.intermediate_size,
-            image_size=ccfg.image_size, patch_size=ccfg.patch_size))
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model.to(device).eval()
 
 
 class ClipEncoder(torch.nn.Module):

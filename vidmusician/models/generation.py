@@ -43,7 +43,7 @@ class Window:
     prompt: int  # frames at its start taken from the previous window
 
 
-def plan_windows(num_frames: int, window: int, context: int) -> list[Window]:
+def plan_generation_windows(num_frames: int, window: int, context: int) -> list[Window]:
     if window <= context:
         raise ValueError(f"generation window ({window} frames) must be longer than its context ({context})")
     plan = [Window(0, min(window, num_frames), 0)]
@@ -185,7 +185,7 @@ def _soundtrack_batch(model: VidMusician, feats: list[VideoFeatures], gcfg: Gene
     fr, sr = model.frame_rate, model.sample_rate
     window, context = round(gcfg.window_s * fr), round(gcfg.context_s * fr)
     frames = [max(1, math.ceil(f.duration_s * fr)) for f in feats]
-    plans = [plan_windows(n, window, context) for n in frames]
+    plans = [plan_generation_windows(n, window, context) for n in frames]
     n_q = model.lm.num_codebooks
     tokens = [torch.zeros(n_q, n, dtype=torch.long, device=device) for n in frames]
     semantic_fps = model.mcfg.semantic.fps

@@ -15,25 +15,14 @@ import torch
 from peft import LoraConfig as PeftLoraConfig
 from peft import get_peft_model
 from torch import nn
-from transformers import T5Config as HFT5Config
 from transformers import T5EncoderModel
 
 import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
 from audiocraft.modules.transformer import create_sin_embedding
 
-from vidmusician.config.schema import SemanticConfig, T5Config
-from vidmusician.embedded import is_directory
+from vidmusician.config.schema import SemanticConfig
 
 LORA_MARKER = "lora_"
-
-
-def build_t5(tcfg: T5Config, seed: int = 0) -> T5EncoderModel:
-    if tcfg.pretrained:
-        return T5EncoderModel.from_pretrained(tcfg.pretrained, local_files_only=is_directory(tcfg.pretrained))
-    torch.manual_seed(seed)
-    return T5EncoderModel(HFT5Config(
-        d_model=tcfg.d_model, d_kv=tcfg.d_kv, d_ff=tcfg.d_ff, num_layers=tcfg.num_layers,
-        num_heads=tcfg.num_heads, vocab_size=tcfg.vocab_size, dropout_rate=0.0))
 
 
 class SemanticAdapter(nn.Module):

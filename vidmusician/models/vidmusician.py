@@ -13,7 +13,7 @@ from audiocraft.models.lm import LMOutput
 from audiocraft.modules.conditioners import ConditioningAttributes
 
 from vidmusician.config.schema import ModelConfig, Precision
-from vidmusician.models.base import Backbone, freeze
+from vidmusician.models.backbone import Backbone, freeze
 from vidmusician.models.conditions import VisualConditions
 from vidmusician.models.cross_attention import CrossAttentionMask
 from vidmusician.models.precision import autocast

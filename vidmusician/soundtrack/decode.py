@@ -7,31 +7,22 @@ from __future__ import annotations
 import time
 
 import numpy as np
-import ray
-
 from vidmusician.config.schema import Config
-from vidmusician.data.decode_stage import file_sha256, open_video, too_short
-from vidmusician.data.windows import pack
-from vidmusician.decode import sample_times
 from vidmusician.metrics.flow_beats import flow_beats
-from vidmusician.reasons import error_reason
+from vidmusician.raycluster import node_id
 from vidmusician.soundtrack.layout import Layout
-from vidmusician.soundtrack.table import STATUS_ERROR, STATUS_OK
 from vidmusician.storage import ObjectNotFound, Storage, StorageError
+from vidmusician.video.content import file_sha256
+from vidmusician.video.errors import error_reason
+from vidmusician.video.frames import open_video, sample_times, too_short
+from vidmusician.video.rows import STATUS_ERROR, STATUS_OK, pack, video_row
 
 
-def node_id() -> str:
-    return ray.get_runtime_context().get_node_id() if ray.is_initialized() else ""
-
-
-def stage_row(item: dict, status: str = STATUS_OK, reason: str = "", **extra) -> dict:
-    """The row every stage passes on: the input's identity, outcome so far, and a payload."""
-    row = {"video_id": item["video_id"], "source_uri": item["uri"], "meta": item.get("meta", "{}"),
-           "status": status, "reason": reason, "content_hash": "", "duration_s": 0.0, "reused": False,
-           "artefact": "", "payload": b"", "decode_s": 0.0, "features_s": 0.0, "generate_s": 0.0,
-           "write_s": 0.0, "decode_node": node_id(), "generate_node": "", "write_node": ""}
-    row.update(extra)
-    return row
+def stage_row(item: dict, status: str = STATUS_OK, reason: str = "", **fields) -> dict:
+    """The per-video row with what the soundtracking stages add: reuse, per-stage timings and nodes."""
+    return video_row(item, status, reason, **{
+        "reused": False, "artefact": "", "decode_s": 0.0, "features_s": 0.0, "generate_s": 0.0,
+        "write_s": 0.0, "decode_node": node_id(), "generate_node": "", "write_node": "", **fields})
 
 
 def decode_for_soundtrack(item: dict, cfg: Config, layout: Layout) -> dict:

@@ -11,17 +11,16 @@ import numpy as np
 import torch
 
 from vidmusician.config.schema import Config
-from vidmusician.data.windows import pack, unpack
 from vidmusician.devices import model_device
-from vidmusician.features import video_features
 from vidmusician.metrics.model_scores import build_scorers
 from vidmusician.models.builders import build_clip_encoder, build_model
 from vidmusician.models.checkpoint import load_adapters
 from vidmusician.models.generation import VideoFeatures, soundtrack
 from vidmusician.models.sampling import derive_seed
-from vidmusician.reasons import error_reason
-from vidmusician.soundtrack.decode import node_id
-from vidmusician.soundtrack.table import STATUS_ERROR, STATUS_OK
+from vidmusician.raycluster import node_id
+from vidmusician.video.errors import error_reason
+from vidmusician.video.features import video_features
+from vidmusician.video.rows import STATUS_ERROR, STATUS_OK, pack, unpack
 from vidmusician.weights import local_models
 
 

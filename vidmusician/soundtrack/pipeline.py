@@ -17,15 +17,16 @@ import pyarrow.parquet as pq
 import ray
 
 from vidmusician.config import Config, dump_config
-from vidmusician.data.inputs import resolve_inputs
 from vidmusician.raycluster import init_ray
 from vidmusician.soundtrack.decode import decode_for_soundtrack
 from vidmusician.soundtrack.generate import SoundtrackGenerator
 from vidmusician.soundtrack.layout import Layout, adapter_version, model_version, run_config_hash
 from vidmusician.soundtrack.review import review_page
-from vidmusician.soundtrack.table import STATUS_ERROR, STATUS_OK, OutcomeWriter, read_outcomes, summarize, to_table
+from vidmusician.soundtrack.table import OutcomeWriter, read_outcomes, summarize, to_table
 from vidmusician.soundtrack.write import write_soundtrack
 from vidmusician.storage import ObjectNotFound, Storage, absolute_uri
+from vidmusician.video.inputs import resolve_inputs
+from vidmusician.video.rows import STATUS_ERROR, STATUS_OK
 
 
 @dataclass

@@ -7,10 +7,10 @@ from collections import Counter
 
 import pyarrow as pa
 
-from vidmusician.data.sink import error_reason_kind
-from vidmusician.data.windows import STATUS_ERROR, STATUS_OK
 from vidmusician.metrics.model_scores import MODEL_SCORE_COLUMNS
 from vidmusician.storage import Storage, join_uri
+from vidmusician.video.errors import error_reason_kind
+from vidmusician.video.rows import STATUS_ERROR, STATUS_OK
 
 TIMINGS = ("decode_s", "features_s", "generate_s", "write_s")
 COUNTS = ("visual_beats", "flow_beats", "music_onsets")

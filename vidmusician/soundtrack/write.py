@@ -12,18 +12,18 @@ import time
 import soundfile
 
 from vidmusician.config.schema import Config
-from vidmusician.data.decode_stage import file_sha256
-from vidmusician.data.windows import unpack
-from vidmusician.metrics.scores import rhythm_scores, visual_beats
+from vidmusician.metrics.video_scores import rhythm_scores, visual_beats
 from vidmusician.mux import mux_soundtrack
-from vidmusician.reasons import InputError, error_reason
-from vidmusician.soundtrack.decode import node_id
+from vidmusician.raycluster import node_id
 from vidmusician.soundtrack.layout import Layout
-from vidmusician.soundtrack.table import SCHEMA, STATUS_ERROR
+from vidmusician.soundtrack.table import SCHEMA
 from vidmusician.storage import Storage
+from vidmusician.video.content import file_sha256
+from vidmusician.video.errors import InputError, error_reason
+from vidmusician.video.rows import STATUS_ERROR, unpack
 
 # What a reused soundtrack takes from the current input (the rest comes from the row stored with it).
-IDENTITY = ("video_id", "source_uri", "meta", "decode_s", "decode_node")
+IDENTITY = ("video_id", "uri", "meta", "decode_s", "decode_node")
 
 
 class SourceChanged(InputError):
@@ -31,7 +31,9 @@ class SourceChanged(InputError):
 
 
 def score_row(row: dict, stamp: dict) -> dict:
+    """A stage row -> its score-table row. The table publishes the input's `uri` as `source_uri`."""
     out = {f.name: row.get(f.name) for f in SCHEMA}
+    out["source_uri"] = row["uri"]
     out.update(stamp)
     return out
 
@@ -58,7 +60,7 @@ def _write(row: dict, cfg: Config, layout: Layout, stamp: dict, start: float) ->
     wav, sr, digest = data["wav"], int(data["sample_rate"]), row["content_hash"]
     # The source is read again here rather than carried through the generation actors (whole videos
     # would sit in the GPU nodes' object store); what is muxed must be the content that was decoded.
-    with storage.local_copy(row["source_uri"]) as source, tempfile.TemporaryDirectory(prefix="vm-mux-") as tmp:
+    with storage.local_copy(row["uri"]) as source, tempfile.TemporaryDirectory(prefix="vm-mux-") as tmp:
         if file_sha256(source) != digest:
             raise SourceChanged("the source changed during the run (its content hash differs); a rerun "
                                 "soundtracks the new content")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vidmusician.config import Config, config_hash
 from vidmusician.embedded import model_path
-from vidmusician.models.base import CODEC_FILE, LM_FILE, Backbone, build_random, save_release
+from vidmusician.models.backbone import CODEC_FILE, LM_FILE, Backbone, build_random, save_release
 from vidmusician.toy.codec import codec_report, train_codec
 from vidmusician.toy.data import music_set
 from vidmusician.toy.lm import tokenize, train_lm

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vidmusician.extract.format import ARRAYS
 from vidmusician.models.conditions import VisualConditions
 
-# The feature columns a training step reads (the rest stay in the dataset).
-TRAIN_COLUMNS = ("cls", "cls_mask", "rhythm", "codes", "frame_mask")
+# The feature columns a training step reads: every array of a window (extract/format.py).
+TRAIN_COLUMNS = ARRAYS
 
 
 @dataclass

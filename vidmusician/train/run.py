@@ -17,7 +17,7 @@ from vidmusician.config import Config, dump_config
 from vidmusician.raycluster import init_ray
 from vidmusician.storage import Storage, absolute_uri, join_uri
 from vidmusician.train.batch import TRAIN_COLUMNS
-from vidmusician.train.data import TRAIN, VAL, dataset_videos, feature_shards, keep_split, validation_videos
+from vidmusician.train.feature_data import TRAIN, VAL, dataset_videos, feature_shards, keep_split, validation_videos
 from vidmusician.train.state import ADAPTERS_FILE
 from vidmusician.train.worker import StagePaths, train_stage_worker
 

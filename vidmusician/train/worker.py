@@ -16,15 +16,13 @@ import ray.train.torch
 import torch
 import torch.distributed as dist
 from ray.data.collate_fn import NumpyBatchCollateFn
-# Ray's own poll interval (pinned Ray; a private module, so a Ray upgrade must recheck it).
-from ray.train.v2._internal.constants import DEFAULT_HEALTH_CHECK_INTERVAL_S
 
 from vidmusician.config.schema import Config
 from vidmusician.models.builders import build_model
 from vidmusician.models.checkpoint import load_adapters, save_adapters
 from vidmusician.storage import Storage, join_uri
 from vidmusician.train.batch import TrainBatch, collate
-from vidmusician.train.data import TRAIN, VAL
+from vidmusician.train.feature_data import TRAIN, VAL
 from vidmusician.train.loop import StageTrainer
 from vidmusician.train.state import ADAPTERS_FILE, read_checkpoint, write_checkpoint
 from vidmusician.train.tensorboard import EventLog
@@ -93,8 +91,8 @@ def _maybe_inject_fault(cfg: Config, paths: StagePaths, step: int, rank: int, wo
         return
     storage.write_text(paths.fault_marker, f"worker {rank} killed at step {step}\n")
     # Ray registers a reported checkpoint when its controller next polls the workers; a worker dying
-    # within one poll of a report loses that checkpoint. Wait two polls, so the fault is reproducible.
-    time.sleep(2 * DEFAULT_HEALTH_CHECK_INTERVAL_S)
+    # within one poll of a report loses that checkpoint. Wait out the polls, so the fault is reproducible.
+    time.sleep(cfg.train.fail_wait_s)
     os._exit(1)  # a worker dying mid-step, as a lost node would
 
 

@@ -8,14 +8,11 @@ from collections import Counter, defaultdict
 import numpy as np
 import pyarrow as pa
 
-from vidmusician.data.windows import STATUS_ERROR, STATUS_OK, STATUS_SILENT, unpack
+from vidmusician.extract.format import ARRAYS, FEATURES_DIR, OUTCOMES_NAME, SCALARS
 from vidmusician.storage import Storage, join_uri
+from vidmusician.video.errors import error_reason_kind
+from vidmusician.video.rows import STATUS_ERROR, STATUS_OK, STATUS_SILENT, unpack
 
-FEATURES_DIR = "features"
-OUTCOMES_NAME = "outcomes.parquet"
-# Scalar columns of a feature row, then its arrays (stored as Ray's fixed-shape tensor columns).
-SCALARS = ("video_id", "uri", "content_hash", "window_index", "start_s", "end_s", "valid_s", "duration_s")
-ARRAYS = ("cls", "cls_mask", "rhythm", "codes", "frame_mask")
 # What flows back to the driver per row (no arrays).
 SUMMARY_KEYS = ("video_id", "uri", "status", "reason", "content_hash", "duration_s", "window_index", "shard")
 
@@ -90,11 +87,6 @@ def write_outcomes(table: pa.Table, output_uri: str, storage: Storage) -> str:
     uri = join_uri(output_uri, OUTCOMES_NAME)
     storage.write_parquet(uri, table)
     return uri
-
-
-def error_reason_kind(reason: str) -> str:
-    """A short class of an error reason, for the summary's 'errors by reason'."""
-    return reason.split(" (", 1)[0][:60]
 
 
 def summarize(table: pa.Table, elapsed_s: float) -> str:

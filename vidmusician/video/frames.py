@@ -1,5 +1,5 @@
-"""Video decoding for the feature paths: frames sampled at fixed rates, decoded by decord straight to
-the encoder's input size (full-resolution frames are never held)."""
+"""Opening and sampling a video, for both pipelines: frames sampled at fixed rates, decoded by decord
+straight to the encoder's input size (full-resolution frames are never held)."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vidmusician.reasons import InputError
+from vidmusician.config.schema import DataConfig
+from vidmusician.video.errors import InputError
 
 
 # decord 0.6 fails ("Check failed: from_size") when scaling to a width that is not a multiple of 32
@@ -72,6 +73,18 @@ class VideoFrames:
         frames = {**self.recent, **dict(zip(missing, fetched if fetched is not None else []))}
         self.recent = {i: frames[i] for i in sorted(frames)[-self.keep:]} if self.keep else {}
         return np.stack([frames[i] for i in index])
+
+
+def open_video(path: str, size: int, data: DataConfig, keep: int = 0) -> VideoFrames:
+    """A decord reader for a decode task: as many FFmpeg threads as CPUs the task was given."""
+    return VideoFrames(path, size, threads=max(1, math.floor(data.decode_num_cpus)), keep=keep)
+
+
+def too_short(duration_s: float, data: DataConfig) -> str | None:
+    """The error reason of a video below `data.min_duration_s`, else None."""
+    if duration_s < data.min_duration_s:
+        return f"too short ({duration_s:.2f} s < {data.min_duration_s} s)"
+    return None
 
 
 def sample_frames(path: str, fps: float, size: int) -> SampledVideo:

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import ray.data.extensions  # noqa: F401  (registers Ray's tensor types with pyarrow before any read)
 
-from vidmusician.data.sink import FEATURES_DIR, OUTCOMES_NAME
+from vidmusician.extract.format import FEATURES_DIR, OUTCOMES_NAME
 from vidmusician.storage import Storage, join_uri
 
 TRAIN, VAL = "train", "val"

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pyloudnorm
 
-from vidmusician.reasons import InputError
+from vidmusician.video.errors import InputError
 
 # pyloudnorm's gating needs at least one 400 ms block.
 MIN_LOUDNESS_S = 0.4

@@ -12,12 +12,12 @@ import pyarrow as pa
 import ray
 
 from vidmusician.config import Config, config_hash
-from vidmusician.data.decode_stage import decode_video
-from vidmusician.data.feature_stage import WindowFeaturizer
-from vidmusician.data.inputs import resolve_inputs
-from vidmusician.data.sink import outcomes, summarize, write_outcomes, write_shard
+from vidmusician.extract.decode import decode_video
+from vidmusician.extract.featurize import WindowFeaturizer
+from vidmusician.extract.shards import outcomes, summarize, write_outcomes, write_shard
 from vidmusician.raycluster import init_ray
 from vidmusician.storage import Storage
+from vidmusician.video.inputs import resolve_inputs
 
 
 @dataclass

@@ -10,11 +10,11 @@ import numpy as np
 import torch
 
 from vidmusician.config.schema import ModelConfig
-from vidmusician.decode import sample_frames
 from vidmusician.models.clip_encoder import ClipEncoder
 from vidmusician.models.generation import VideoFeatures
 from vidmusician.models.rhythm import patch_change_curve, resample_curve
 from vidmusician.storage import Storage
+from vidmusician.video.frames import sample_frames
 
 
 def semantic_indices(num_frames: int, rhythm_fps: float, semantic_fps: float) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""How a failure becomes the `reason` of an error row, the same way in every job's stages."""
+"""How a failure becomes the `reason` of an error row, the same way in every job's stages, and the
+short class of a reason that summaries count."""
 from __future__ import annotations
 
 from vidmusician.storage import StorageError
@@ -22,3 +23,8 @@ def error_reason(err: Exception, uri: str = "", stage: str = "") -> str:
     else:
         text = f"{type(err).__name__}: {first}"
     return f"{stage}: {text}" if stage else text
+
+
+def error_reason_kind(reason: str) -> str:
+    """A short class of an error reason, for the summary's 'errors by reason'."""
+    return reason.split(" (", 1)[0][:60]

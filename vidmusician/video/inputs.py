@@ -17,8 +17,8 @@ MANIFEST_SUFFIXES = (".parquet", ".csv", ".jsonl")
 INPUT_KEYS = ("video_id", "uri", "meta")
 
 
-class InputError(ValueError):
-    pass
+class InputListError(ValueError):
+    """The job's `input=` cannot be read as a list of videos (empty, no `uri` column, duplicate ids)."""
 
 
 def default_video_id(uri: str) -> str:
@@ -37,7 +37,7 @@ def _read_manifest(storage: Storage, uri: str) -> list[dict]:
         data = storage.read_bytes(uri)
         table = pa.Table.from_pylist([json.loads(line) for line in data.decode().splitlines() if line.strip()])
     if "uri" not in table.column_names:
-        raise InputError(f"{uri}: manifest has no 'uri' column (columns: {table.column_names})")
+        raise InputListError(f"{uri}: manifest has no 'uri' column (columns: {table.column_names})")
     return table.to_pylist()
 
 
@@ -45,7 +45,7 @@ def resolve_inputs(input_uri: str, storage: Storage, video_suffixes: list[str]) 
     """One row per input: video_id, uri, meta (JSON of the manifest's other columns). Duplicate
     video ids are an input error (two outcomes could not be told apart)."""
     if not input_uri:
-        raise InputError("input= is empty: give a URI prefix or a manifest file")
+        raise InputListError("input= is empty: give a URI prefix or a manifest file")
     if input_uri.endswith(MANIFEST_SUFFIXES):
         rows = _read_manifest(storage, input_uri)
     else:
@@ -58,5 +58,5 @@ def resolve_inputs(input_uri: str, storage: Storage, video_suffixes: list[str]) 
     ids = [r["video_id"] for r in out]
     dupes = sorted({v for v in ids if ids.count(v) > 1})
     if dupes:
-        raise InputError(f"{input_uri}: duplicate video ids {dupes[:5]}")
+        raise InputListError(f"{input_uri}: duplicate video ids {dupes[:5]}")
     return out

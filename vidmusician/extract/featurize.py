@@ -9,11 +9,11 @@ import numpy as np
 import torch
 
 from vidmusician.config.schema import Config
-from vidmusician.data.windows import STATUS_OK, pack, unpack
 from vidmusician.devices import model_device
-from vidmusician.features import clip_features
-from vidmusician.models.base import load_codec
+from vidmusician.models.backbone import load_codec
 from vidmusician.models.builders import build_clip_encoder
+from vidmusician.video.features import clip_features
+from vidmusician.video.rows import STATUS_OK, pack, unpack
 from vidmusician.weights import local_models
 
 

@@ -1,4 +1,5 @@
-"""Parameter report per preset, from meta-device builds (no weights needed)."""
+"""Parameter counts per preset, from meta-device builds (no weights needed); `jobs/param_report.py`
+prints them as the README's table."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,7 +50,3 @@ def markdown_table(presets=("small", "medium")) -> str:
                      f"{r.stage1_trainable / 1e6:.2f} M | {r.stage2_trainable / 1e6:.2f} M | "
                      f"{r.rhythm / 1e6:.2f} M | {r.stage2_trainable / PAPER_TRAINABLE:.2f}x |")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    print(markdown_table())

@@ -10,8 +10,8 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
+from vidmusician.metrics.beat_matching import beat_alignment_score, beats_coverage_score, beats_hit_score, onset_f1
 from vidmusician.metrics.onsets import detect_hits
-from vidmusician.metrics.rhythm import beat_alignment_score, beats_coverage_score, beats_hit_score, onset_f1
 
 VISUAL_WAIT_S = 0.2
 VISUAL_AVG_S = 0.5        # each side of a frame, for the local mean
