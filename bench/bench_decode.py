@@ -1,7 +1,7 @@
 """Decode-stage throughput, measured in one run on the same files:
 - plain: a single-process loop running the decode stage's own code (decord at the encoder's size,
   25 fps sampling, audio to mono 16 kHz + loudness) on each video, one core;
-- pipeline: the same stage inside Ray Data (flat_map tasks, `data.decode_num_cpus` each), consumed
+- pipeline: the same stage inside Ray Data (flat_map tasks, `extract.decode_num_cpus` each), consumed
   to the end; reported per core against the plain loop (goal >= 0.8);
 - processes: the plain loop in one process per physical core (multiprocessing, no Ray): what this
   machine's cores give in parallel, the ceiling the pipeline's per-core figure can reach here;
@@ -99,8 +99,8 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-decode-"))
     paths = make_inputs(root, args.copies)
     cfg = load_config(["preset=debug", f"input={root}", f"model.clip.image_size={args.size}", *args.overrides,
-                       "data.window_s=4.0", "data.hop_s=4.0"])
-    inputs = resolve_inputs(str(root), Storage(), cfg.data.video_suffixes)
+                       "extract.window_s=4.0", "extract.hop_s=4.0"])
+    inputs = resolve_inputs(str(root), Storage(), cfg.video.suffixes)
     fps, n = cfg.model.rhythm.fps, len(inputs)
 
     plain_loop(cfg, args.size, inputs[:1])
@@ -115,7 +115,7 @@ def main() -> None:
 
     def pipeline(items):
         return ray.data.from_items(items, override_num_blocks=len(items)).flat_map(
-            decode_video, fn_kwargs={"cfg": cfg}, num_cpus=cfg.data.decode_num_cpus)
+            decode_video, fn_kwargs={"cfg": cfg}, num_cpus=cfg.extract.decode_num_cpus)
 
     # Warm-up on a few inputs: starts the workers and imports the stage's modules, which a long
     # nightly run pays once; the timed run then measures steady-state throughput.

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 CLIP = REPO.parent / "shared" / "media" / "bigbuckbunny.mp4"
 RANDOM_WEIGHTS = ["model.musicgen.pretrained=null", "model.clip.pretrained=null", "model.t5.pretrained=null"]
 CRF = 18
-ON_CPU = ["device=cpu", "data.feature_num_gpus=0", "train.use_gpu=false", "soundtrack.num_gpus=0",
+ON_CPU = ["device=cpu", "extract.feature_num_gpus=0", "train.use_gpu=false", "soundtrack.num_gpus=0",
           "ray.address=null", "ray.num_cpus=4", "train.num_workers=1", "train.cpus_per_worker=0.5"]
 
 
@@ -59,7 +59,7 @@ def main() -> None:
         for i, seconds in enumerate(args.durations):
             cut(frames, fps, audio, sr, root / "videos" / f"clip{i}.mp4", seconds)
         common = ["preset=small", f"precision={args.precision}", *RANDOM_WEIGHTS, *ON_CPU,
-                  f"data.window_s={args.window_s}", f"data.hop_s={args.window_s}"]
+                  f"extract.window_s={args.window_s}", f"extract.hop_s={args.window_s}"]
         extract_s, _ = job("extract_features", [*common, f"input={root / 'videos'}", f"output={root / 'features'}"])
         extracted = pq.read_table(root / "features" / "outcomes.parquet").to_pylist()
         train_s, out = job("train", [*common, f"train.features={root / 'features'}", f"output={root / 'train'}",

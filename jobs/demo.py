@@ -16,7 +16,7 @@ import time
 from dataclasses import replace
 
 from vidmusician.cli import EXIT_OK, run_job
-from vidmusician.config import Config, dump_config
+from vidmusician.config import Config
 from vidmusician.extract.pipeline import run_extract
 from vidmusician.soundtrack.pipeline import run_soundtrack
 from vidmusician.storage import join_uri
@@ -38,7 +38,6 @@ def demo(cfg: Config) -> int:
     world = write_world(cfg, world_uri)
     silent_cfg = replace(cfg, world=replace(cfg.world, with_audio=False, seed=cfg.world.seed + 1))
     silent = write_world(silent_cfg, silent_uri)
-    dump_config(cfg, cfg.output)
     lap("world")
     cfg = with_toy_backbone(cfg)
     lap("backbone")

@@ -8,17 +8,16 @@ ok with its window count, or error with the reason). Exit 0 when every input has
 import sys
 
 from vidmusician.cli import EXIT_OK, run_job
-from vidmusician.config import Config, dump_config
+from vidmusician.config import Config
 from vidmusician.extract.pipeline import run_extract
 
 SUMMARY = "Videos -> CPU decode (decord) -> CLIP + EnCodec features -> Parquet feature dataset + outcomes."
 
 
 def extract(cfg: Config) -> int:
-    dump_config(cfg, cfg.output)
-    print(f"source separation: {cfg.data.separation}"
-          f"{'' if cfg.data.separation == 'none' else ' (' + str(cfg.data.separation_model) + ')'}; "
-          f"loudness target: {cfg.data.target_lufs} LUFS")
+    print(f"source separation: {cfg.extract.separation}"
+          f"{'' if cfg.extract.separation == 'none' else ' (' + str(cfg.extract.separation_model) + ')'}; "
+          f"loudness target: {cfg.extract.target_lufs} LUFS")
     result = run_extract(cfg)
     print(f"extract_features -> {cfg.output}\n{result.summary}\noutcomes: {result.outcomes_uri}")
     return EXIT_OK

@@ -8,7 +8,7 @@ import time
 from collections import Counter
 
 from vidmusician.cli import EXIT_OK, run_job
-from vidmusician.config import Config, dump_config
+from vidmusician.config import Config
 from vidmusician.storage import join_uri
 from vidmusician.synth.world import GROUND_TRUTH_NAME, write_world
 
@@ -19,7 +19,6 @@ SUMMARY = ("Writes short h264/AAC mp4 clips of the synthetic world (scene class 
 def make_world(cfg: Config) -> int:
     start = time.perf_counter()
     table = write_world(cfg)
-    dump_config(cfg, cfg.output)
     rows = table.to_pylist()
     per_class = Counter(r["class_name"] for r in rows)
     events = sum(len(r["event_times"]) for r in rows)

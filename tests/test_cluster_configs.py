@@ -273,14 +273,14 @@ RAYJOBS = {"rayjob-extract.yaml": "extract_features", "rayjob-train.yaml": "trai
 ENTRYPOINTS = {
     "rayjob-extract.yaml": "python jobs/extract_features.py preset=small ray.address=auto "
     "input=s3://vidmusician-data/videos/ output=s3://vidmusician-data/features/v1/ "
-    "data.feature_num_gpus=1 data.decode_resources.cpu_pool=1",
+    "extract.feature_num_gpus=1 extract.decode_resources.cpu_pool=1",
     "rayjob-train.yaml": "python jobs/train.py preset=small ray.address=auto "
     "train.features=s3://vidmusician-data/features/v1/ output=s3://vidmusician-runs/prod/ "
     "train.storage_path=s3://vidmusician-runs/prod/checkpoints train.use_gpu=true train.num_workers=4",
     "rayjob-soundtrack.yaml": "python jobs/soundtrack.py preset=small ray.address=auto "
     "input=s3://vidmusician-incoming/2026-11-25/ output=s3://vidmusician-nightly/2026-11-25/ "
     "soundtrack.adapters=s3://vidmusician-runs/prod/adapters.safetensors soundtrack.num_gpus=1 "
-    "data.decode_resources.cpu_pool=1",
+    "soundtrack.cpu_resources.cpu_pool=1",
 }
 
 

@@ -53,7 +53,7 @@ def test_decode_on_cpu_node_generation_on_accelerator_node_and_waits_for_it(clus
     _, cpu_node, accel_node = cluster
     write_world(debug_config("world.num_videos=4", "world.with_audio=false"), str(tmp_path / "world"))
     cfg = debug_config(f"input={tmp_path / 'world' / 'videos'}", f"output={tmp_path / 'out'}",
-                       "data.decode_resources.cpu_pool=1", f"soundtrack.actor_resources.{ACCEL}=1",
+                       "soundtrack.cpu_resources.cpu_pool=1", f"soundtrack.actor_resources.{ACCEL}=1",
                        "generation.batch_size=2")
     trainer = Trainer.remote()
     ray.get(trainer.ready.remote())

@@ -78,3 +78,26 @@ def test_help_lists_every_key_with_defaults():
     out = subprocess.run([sys.executable, "jobs/make_world.py", "--help"], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0 and "world.num_videos" in out.stdout
+
+
+def test_one_validation_step_reports_every_problem_by_key():
+    with pytest.raises(ConfigError) as err:
+        load_config(["train.stage=3", "generation.window_s=4", "generation.context_s=5",
+                     "model.rhythm.reduction=median", "extract.separation=demucs"])
+    message = str(err.value)
+    for key in ("train.stage='3'", "generation.window_s (4.0)", "model.rhythm.reduction='median'",
+                "extract.separation=demucs needs extract.separation_model"):
+        assert key in message
+    load_config(["extract.separation=demucs", "extract.separation_model=/models/htdemucs.th"])  # complete: fine
+
+
+def test_every_job_writes_its_resolved_config_before_it_runs(tmp_path, capsys):
+    from vidmusician.cli import EXIT_BAD_CONFIG, run_job
+    seen = []
+    argv = [f"output={tmp_path / 'out'}", "train.batch_size=3"]
+    assert run_job("probe", "", "", lambda cfg: seen.append((tmp_path / "out" / "config.yaml").exists()) or 0,
+                   argv=argv) == 0
+    assert seen == [True]
+    assert load_config([f"config={tmp_path / 'out' / 'config.yaml'}"]) == load_config(argv)
+    assert run_job("probe", "", "", lambda cfg: 0, argv=[f"output={tmp_path / 'bad'}", "train.stage=x"]) == EXIT_BAD_CONFIG
+    assert "train.stage='x'" in capsys.readouterr().err and not (tmp_path / "bad").exists()

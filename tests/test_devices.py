@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(torch.cuda.is_available(), reason="checks a mach
 
 
 @pytest.mark.parametrize("gpu_setting", ["device=cuda", "soundtrack.num_gpus=1", "train.use_gpu=true",
-                                         "data.feature_num_gpus=0.5"])
+                                         "extract.feature_num_gpus=0.5"])
 def test_a_job_that_wants_a_gpu_exits_2_at_start_with_a_clear_message(tmp_path, gpu_setting):
     proc = subprocess.run([sys.executable, "jobs/soundtrack.py", "preset=debug", gpu_setting,
                            f"input={tmp_path}", f"output={tmp_path / 'out'}"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 from typing import Callable
 
-from vidmusician.config import Config, ConfigError, help_text, load_config
+from vidmusician.config import Config, ConfigError, dump_config, help_text, load_config
 from vidmusician.devices import DeviceUnavailable, caused_by_missing_device, check_job_devices
 from vidmusician.weights import WeightsError, check_weights
 
@@ -13,9 +13,11 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
 def run_job(name: str, summary: str, example: str, body: Callable[[Config], int],
             argv: list[str] | None = None, default_preset: str | None = None,
-            loads_weights: bool = False) -> int:
-    """Parses `key=value` arguments into the typed config and runs `body(cfg)`. A job that
-    `loads_weights` first checks that `weights.location` holds every configured model.
+            loads_weights: bool = False, output_of: Callable[[Config], str] = lambda cfg: cfg.output) -> int:
+    """Parses `key=value` arguments into the typed config (validated as it loads), checks what the job
+    needs before it starts, writes the resolved config as `<output>/config.yaml` (`output_of`: where
+    the job writes) and runs `body(cfg)`. A job that `loads_weights` first checks that
+    `weights.location` holds every configured model.
     Exit codes: 0 every input has an outcome, 1 the job itself failed, 2 a bad config or command line."""
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
@@ -32,6 +34,7 @@ def run_job(name: str, summary: str, example: str, body: Callable[[Config], int]
     except DeviceUnavailable as err:
         print(f"{name}: {err}", file=sys.stderr)
         return EXIT_BAD_CONFIG
+    dump_config(cfg, output_of(cfg))
     try:
         return body(cfg)
     except Exception as err:

@@ -17,14 +17,14 @@ class DeviceUnavailable(RuntimeError):
 def wants_gpu(cfg: Config) -> bool:
     """Whether any stage of a job's config runs on a GPU."""
     return (cfg.device.startswith("cuda") or cfg.train.use_gpu or cfg.soundtrack.num_gpus > 0
-            or cfg.data.feature_num_gpus > 0)
+            or cfg.extract.feature_num_gpus > 0)
 
 
 def _missing(what: str) -> DeviceUnavailable:
     return DeviceUnavailable(
         f"{what}, but this process sees no CUDA GPU (torch {torch.__version__}, built for CUDA "
         f"{torch.version.cuda or 'none'}); fix the GPU or its driver, or run on the CPU with device=cpu "
-        "(and no GPUs asked of Ray: train.use_gpu=false, soundtrack.num_gpus=0, data.feature_num_gpus=0)")
+        "(and no GPUs asked of Ray: train.use_gpu=false, soundtrack.num_gpus=0, extract.feature_num_gpus=0)")
 
 
 def model_device(requested: str) -> str:
@@ -42,7 +42,7 @@ def check_job_devices(cfg: Config) -> None:
         return
     if not torch.cuda.is_available():
         raise _missing("the config asks for a GPU (device, train.use_gpu, soundtrack.num_gpus or "
-                       "data.feature_num_gpus) and Ray runs locally")
+                       "extract.feature_num_gpus) and Ray runs locally")
 
 
 def caused_by_missing_device(err: BaseException) -> DeviceUnavailable | None:
@@ -60,3 +60,10 @@ def caused_by_missing_device(err: BaseException) -> DeviceUnavailable | None:
         seen.add(id(err))
         err = getattr(err, "cause", None) or err.__cause__ or err.__context__
     return None
+
+
+def set_torch_threads(threads: int) -> None:
+    """The torch threads of a stage's process (`ray.torch_threads`; training workers
+    `train.torch_threads`): the CPUs it was given. Oversubscribed OpenMP threads spin against each
+    other; two 2-thread processes on 2 cores made a step about 50x slower."""
+    torch.set_num_threads(max(1, threads))

@@ -11,6 +11,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from vidmusician.config.schema import Config
+from vidmusician.config.validate import config_problems
 
 # Keys that pick what to load rather than being part of the tree.
 _META_KEYS = ("preset", "config")
@@ -85,6 +86,9 @@ def load_config(argv: Sequence[str] = (), preset: str | None = None) -> Config:
         raise ConfigError(f"missing value for key(s): {', '.join(missing)}")
     obj = OmegaConf.to_object(cfg)
     assert isinstance(obj, Config)
+    problems = config_problems(obj)
+    if problems:
+        raise ConfigError("; ".join(problems))
     return obj
 
 

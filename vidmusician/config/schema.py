@@ -201,14 +201,20 @@ class GenerationConfig:
 
 
 @dataclass
-class DataConfig:
-    """The feature pipeline (object storage -> CPU decode -> GPU features -> Parquet)."""
-    video_suffixes: List[str] = field(default_factory=lambda: [".mp4", ".mov", ".mkv", ".webm", ".avi"])
+class VideoConfig:
+    """The per-video layer both pipelines share (vidmusician/video/): what counts as an input video."""
+    # Files under an input prefix with these suffixes are the job's inputs.
+    suffixes: List[str] = field(default_factory=lambda: [".mp4", ".mov", ".mkv", ".webm", ".avi"])
+    # Inputs shorter than this are error rows ("too short").
+    min_duration_s: float = 1.0
+
+
+@dataclass
+class ExtractConfig:
+    """The feature-extraction job (object storage -> CPU decode -> GPU features -> Parquet)."""
     # Training windows: length and hop in seconds; the last partial window is kept, padded and masked.
     window_s: float = 4.0
     hop_s: float = 4.0
-    # Inputs shorter than this are error rows ("too short").
-    min_duration_s: float = 1.0
     # A window whose audio RMS is below this (dBFS) is dropped as silent; a video left with none is an error.
     silence_dbfs: float = -50.0
     # Music loudness normalisation target (ITU-R BS.1770 integrated loudness); null disables it.
@@ -216,7 +222,7 @@ class DataConfig:
     # Vocal removal before encoding: "none", or "demucs" with `separation_model` a local checkpoint.
     separation: str = "none"
     separation_model: Optional[str] = None
-    # Decode stage (CPU tasks).
+    # Decode stage (CPU tasks; a task decodes with as many FFmpeg threads as CPUs).
     decode_num_cpus: float = 1.0
     # Extra Ray resources a decode task needs, e.g. {cpu_pool: 1} to keep decoding on the CPU nodes
     # that advertise `cpu_pool` (cluster/kuberay/raycluster.yaml); empty = any node with a free CPU.
@@ -340,7 +346,7 @@ class ProofConfig:
 
 @dataclass
 class ScoresConfig:
-    """Per-video scores of the soundtracking job (metrics/scores.py, metrics/flow_beats.py)."""
+    """Per-video scores of the soundtracking job (metrics/video_scores.py, metrics/flow_beats.py)."""
     # Davis & Agrawala style flow beats: Farneback optical flow on grey frames of this size,
     # binned by direction into a directogram of `flow_bins` bins.
     flow_size: int = 64
@@ -363,8 +369,11 @@ class SoundtrackConfig:
     num_cpus: float = 1.0
     # Extra Ray resources per generation actor (e.g. a custom accelerator resource).
     actor_resources: Dict[str, float] = field(default_factory=dict)
-    # CPU tasks that mux, score and write each soundtrack.
+    # CPU tasks: decode (frames, flow beats) and write (mux, scores) each video.
+    decode_num_cpus: float = 1.0
     write_num_cpus: float = 1.0
+    # Extra Ray resources of those CPU tasks, e.g. {cpu_pool: 1} to keep them on the CPU nodes.
+    cpu_resources: Dict[str, float] = field(default_factory=dict)
     # Inputs longer than this are error rows (their frames would not fit a generation batch).
     max_duration_s: float = 600.0
     # Outcomes are flushed to storage every this many videos or seconds (what a killed run keeps).
@@ -391,12 +400,15 @@ class Config:
     precision: Precision = Precision.fp32
     storage: StorageConfig = field(default_factory=StorageConfig)
     weights: WeightsConfig = field(default_factory=WeightsConfig)
-    world: WorldConfig = field(default_factory=WorldConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    generation: GenerationConfig = field(default_factory=GenerationConfig)
-    data: DataConfig = field(default_factory=DataConfig)
     ray: RayConfig = field(default_factory=RayConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
+    # One section per job: make_world, extract_features, build_toy_backbone, train, the learning
+    # proof, soundtrack (generation: how the music is sampled, by the soundtracking job and the proof).
+    world: WorldConfig = field(default_factory=WorldConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
     toy: ToyConfig = field(default_factory=ToyConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     proof: ProofConfig = field(default_factory=ProofConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
     soundtrack: SoundtrackConfig = field(default_factory=SoundtrackConfig)

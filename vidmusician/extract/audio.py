@@ -55,7 +55,7 @@ def normalize_loudness(x: np.ndarray, sample_rate: int, target_lufs: float) -> n
 
 
 class Separator:
-    """Vocal removal hook. `build_separator` returns None when `data.separation` is "none"."""
+    """Vocal removal hook. `build_separator` returns None when `extract.separation` is "none"."""
 
     def __call__(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         raise NotImplementedError
@@ -69,7 +69,7 @@ class DemucsSeparator(Separator):
             import demucs.apply
             import demucs.states
         except ImportError as err:
-            raise RuntimeError("data.separation=demucs needs the demucs package (pip install demucs)") from err
+            raise RuntimeError("extract.separation=demucs needs the demucs package (pip install demucs)") from err
         import torch
 
         self._apply = demucs.apply.apply_model
@@ -93,6 +93,6 @@ def build_separator(kind: str, model_path: str | None) -> Separator | None:
         return None
     if kind == "demucs":
         if not model_path:
-            raise ValueError("data.separation=demucs needs data.separation_model (a local Demucs checkpoint)")
+            raise ValueError("extract.separation=demucs needs extract.separation_model")
         return DemucsSeparator(model_path)
-    raise ValueError(f"data.separation={kind!r}: expected 'none' or 'demucs'")
+    raise ValueError(f"extract.separation={kind!r}: expected 'none' or 'demucs'")

@@ -32,7 +32,7 @@ class VideoDecoder:
         self.image_size = image_size
         self.sample_rate = sample_rate
         self.storage = Storage(cfg.storage)
-        self.separator = build_separator(cfg.data.separation, cfg.data.separation_model)
+        self.separator = build_separator(cfg.extract.separation, cfg.extract.separation_model)
 
     def __call__(self, item: dict) -> Iterator[dict]:
         try:
@@ -42,30 +42,30 @@ class VideoDecoder:
             yield window_row(item, STATUS_ERROR, error_reason(err, item["uri"]))
 
     def _decode(self, item: dict, path: str) -> Iterator[dict]:
-        data = self.cfg.data
+        ecfg = self.cfg.extract
         digest = file_sha256(path)
         fps = self.cfg.model.rhythm.fps
         # Each window also takes the frame before its start, so it overlaps the previous window by
         # that frame plus (window - hop): held over, they need no backward seek.
-        overlap = math.ceil(max(0.0, data.window_s - data.hop_s) * fps) + 1
-        video = open_video(path, self.image_size, data, keep=overlap)
+        overlap = math.ceil(max(0.0, ecfg.window_s - ecfg.hop_s) * fps) + 1
+        video = open_video(path, self.image_size, ecfg.decode_num_cpus, keep=overlap)
         duration = video.duration_s
-        short = too_short(duration, data)
+        short = too_short(duration, self.cfg.video.min_duration_s)
         if short:
             yield window_row(item, STATUS_ERROR, short, content_hash=digest, duration_s=duration)
             return
         audio = read_audio_mono(path, self.sample_rate)
         if self.separator is not None:
             audio = self.separator(audio, self.sample_rate)
-        if data.target_lufs is not None:
-            audio = normalize_loudness(audio, self.sample_rate, data.target_lufs)
-        for span in plan_training_windows(duration, data.window_s, data.hop_s):
+        if ecfg.target_lufs is not None:
+            audio = normalize_loudness(audio, self.sample_rate, ecfg.target_lufs)
+        for span in plan_training_windows(duration, ecfg.window_s, ecfg.hop_s):
             common = dict(content_hash=digest, duration_s=duration, window_index=span.index,
                           start_s=span.start_s, end_s=span.end_s, valid_s=span.valid_s)
             a0 = round(span.start_s * self.sample_rate)
             clip = audio[a0:a0 + round(span.valid_s * self.sample_rate)]
-            if rms_dbfs(clip) < data.silence_dbfs:
-                yield window_row(item, STATUS_SILENT, f"below {data.silence_dbfs} dBFS", **common)
+            if rms_dbfs(clip) < ecfg.silence_dbfs:
+                yield window_row(item, STATUS_SILENT, f"below {ecfg.silence_dbfs} dBFS", **common)
                 continue
             # Frame k of the window is taken at start + k / fps; one frame before the start (when there
             # is one) lets the rhythm curve's first value measure a real change rather than d_0 = 1.

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from vidmusician.config.schema import Config
-from vidmusician.devices import model_device
+from vidmusician.devices import model_device, set_torch_threads
 from vidmusician.models.backbone import load_codec
 from vidmusician.models.builders import build_clip_encoder
 from vidmusician.video.features import clip_features
@@ -21,7 +21,7 @@ class WindowFeaturizer:
     """Plain PyTorch; the Ray actor pool calls it on batches of rows."""
 
     def __init__(self, cfg: Config, device: str | None = None):
-        torch.set_num_threads(max(1, cfg.ray.torch_threads))
+        set_torch_threads(cfg.ray.torch_threads)
         self.cfg = cfg
         self.device = device or model_device(cfg.device)
         models = local_models(cfg).model
@@ -29,15 +29,15 @@ class WindowFeaturizer:
         self.codec = load_codec(models.musicgen, self.device, cfg.seed)
         self.frame_rate = float(self.codec.frame_rate)
         self.sample_rate = int(self.codec.sample_rate)
-        self.num_frames = math.ceil(cfg.data.window_s * self.frame_rate - 1e-9)
-        self.num_tokens = math.ceil(cfg.data.window_s * cfg.model.semantic.fps - 1e-9)
-        self.num_samples = round(cfg.data.window_s * self.sample_rate)
+        self.num_frames = math.ceil(cfg.extract.window_s * self.frame_rate - 1e-9)
+        self.num_tokens = math.ceil(cfg.extract.window_s * cfg.model.semantic.fps - 1e-9)
+        self.num_samples = round(cfg.extract.window_s * self.sample_rate)
 
     def features(self, frames: np.ndarray, has_prev: bool, audio: np.ndarray) -> dict[str, np.ndarray]:
         valid_frames = min(self.num_frames, math.ceil(len(audio) / self.sample_rate * self.frame_rate - 1e-9))
         # The frame before the window (has_prev) only served the first change value.
         cls, rhythm = clip_features(self.encoder, frames, self.cfg.model, self.frame_rate, valid_frames,
-                                    skip_first=has_prev, batch_size=self.cfg.data.clip_batch_frames)
+                                    skip_first=has_prev, batch_size=self.cfg.extract.clip_batch_frames)
         cls = cls[: self.num_tokens]
         rhythm = torch.nn.functional.pad(rhythm, (0, 0, 0, self.num_frames - valid_frames))
         tokens = np.zeros((self.num_tokens, cls.shape[-1]), np.float32)

@@ -1,8 +1,8 @@
 """The feature-extraction pipeline on Ray Data: inputs -> CPU decode tasks -> feature actor pool
 (CLIP + codec, GPU when configured) -> Parquet shard writer -> outcomes (one per input).
 
-The functions the stages run live in modules that do not import torch or audiocraft (decode_stage,
-sink): a Ray worker imports the module of the function it runs, and audiocraft alone takes seconds."""
+The functions the stages run live in modules that do not import torch or audiocraft (decode.py,
+shards.py): a Ray worker imports the module of the function it runs, and audiocraft alone takes seconds."""
 from __future__ import annotations
 
 import time
@@ -29,30 +29,31 @@ class ExtractResult:
 
 
 def features_config_hash(cfg: Config) -> str:
-    return config_hash({"model": config_hash(cfg.model), "data": config_hash(cfg.data)})
+    return config_hash({"model": config_hash(cfg.model), "video": config_hash(cfg.video),
+                        "extract": config_hash(cfg.extract)})
 
 
 def build_dataset(cfg: Config, inputs: list[dict]) -> ray.data.Dataset:
-    data = cfg.data
+    ecfg = cfg.extract
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = True
     # One input per block: decode tasks spread over the cluster instead of queueing in one task.
     ds = ray.data.from_items(inputs, override_num_blocks=max(1, len(inputs)))
-    ds = ds.flat_map(decode_video, fn_kwargs={"cfg": cfg}, num_cpus=data.decode_num_cpus,
-                     resources=data.decode_resources or None)
-    ds = ds.map_batches(WindowFeaturizer, fn_constructor_args=(cfg,), batch_size=data.feature_batch_size,
-                        batch_format="numpy", num_cpus=data.feature_num_cpus, num_gpus=data.feature_num_gpus,
-                        compute=ray.data.ActorPoolStrategy(min_size=data.feature_actors_min,
-                                                           max_size=data.feature_actors_max))
+    ds = ds.flat_map(decode_video, fn_kwargs={"cfg": cfg}, num_cpus=ecfg.decode_num_cpus,
+                     resources=ecfg.decode_resources or None)
+    ds = ds.map_batches(WindowFeaturizer, fn_constructor_args=(cfg,), batch_size=ecfg.feature_batch_size,
+                        batch_format="numpy", num_cpus=ecfg.feature_num_cpus, num_gpus=ecfg.feature_num_gpus,
+                        compute=ray.data.ActorPoolStrategy(min_size=ecfg.feature_actors_min,
+                                                           max_size=ecfg.feature_actors_max))
     return ds.map_batches(write_shard, fn_kwargs={"output_uri": cfg.output, "storage_cfg": cfg.storage,
                                              "chash": features_config_hash(cfg)},
-                          batch_size=data.shard_windows, batch_format="numpy", num_cpus=data.decode_num_cpus)
+                          batch_size=ecfg.shard_windows, batch_format="numpy", num_cpus=ecfg.decode_num_cpus)
 
 
 def run_extract(cfg: Config) -> ExtractResult:
     start = time.perf_counter()
     storage = Storage(cfg.storage)
-    inputs = resolve_inputs(cfg.input, storage, cfg.data.video_suffixes)
+    inputs = resolve_inputs(cfg.input, storage, cfg.video.suffixes)
     init_ray(cfg.ray)
     summaries = build_dataset(cfg, inputs).take_all() if inputs else []
     table = outcomes(inputs, summaries)

@@ -42,8 +42,6 @@ class Backbone:
 def xp_cfg(mcfg: MusicGenConfig, device: str = "cpu") -> DictConfig:
     """The audiocraft experiment config (the `xp.cfg` of a release) for a backbone built from scratch."""
     codec, lm = mcfg.codec, mcfg.lm
-    if lm_card(mcfg) < 1:
-        raise ValueError("model.musicgen.codec.bins must be positive")
     cfg = {
         "device": device,
         "dtype": "float32",

@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidmusician.config.schema import RhythmConfig
+from vidmusician.config.validate import RHYTHM_REDUCTIONS
 
-REDUCTIONS = {"mean": 1, "mean_max": 2}
+REDUCTIONS = RHYTHM_REDUCTIONS
 
 
 def patch_change_curve(patches: torch.Tensor, reduction: str = "mean_max") -> torch.Tensor:

@@ -46,10 +46,10 @@ def _decode(item: dict, path: str, cfg: Config, layout: Layout, storage: Storage
         return stage_row(item, content_hash=digest, reused=True, artefact=storage.read_text(layout.marker(digest)))
     except ObjectNotFound:
         pass
-    video = open_video(path, cfg.model.clip.image_size, cfg.data)
+    video = open_video(path, cfg.model.clip.image_size, cfg.soundtrack.decode_num_cpus)
     duration = video.duration_s
     common = dict(content_hash=digest, duration_s=duration)
-    short = too_short(duration, cfg.data)
+    short = too_short(duration, cfg.video.min_duration_s)
     if short:
         return stage_row(item, STATUS_ERROR, short, **common)
     if duration > cfg.soundtrack.max_duration_s:

@@ -8,10 +8,9 @@ import json
 import time
 
 import numpy as np
-import torch
 
 from vidmusician.config.schema import Config
-from vidmusician.devices import model_device
+from vidmusician.devices import model_device, set_torch_threads
 from vidmusician.metrics.model_scores import build_scorers
 from vidmusician.models.builders import build_clip_encoder, build_model
 from vidmusician.models.checkpoint import load_adapters
@@ -36,7 +35,7 @@ def columns(rows: list[dict]) -> dict[str, np.ndarray]:
 
 class SoundtrackGenerator:
     def __init__(self, cfg: Config, device: str | None = None):
-        torch.set_num_threads(max(1, cfg.ray.torch_threads))
+        set_torch_threads(cfg.ray.torch_threads)
         self.cfg = cfg
         self.device = device or model_device(cfg.device)
         models = local_models(cfg).model

@@ -47,16 +47,16 @@ def build_dataset(cfg: Config, todo: list[dict], layout: Layout, stamp: dict) ->
     ray.data.DataContext.get_current().enable_progress_bars = True
     ds = ray.data.from_items(todo, override_num_blocks=max(1, len(todo)))
     # On a cluster the decode tasks and the generation actors ask for different resources (GPUs,
-    # data.decode_resources), so they run apart; where they ask for the same (a CPU-only local Ray),
+    # soundtrack.cpu_resources), so they run apart; where they ask for the same (a CPU-only local Ray),
     # Ray Data fuses decoding into the actors, which changes where it runs, not what it does.
     ds = ds.map(decode_for_soundtrack, fn_kwargs={"cfg": cfg, "layout": layout},
-                num_cpus=cfg.data.decode_num_cpus, resources=cfg.data.decode_resources or None)
+                num_cpus=st.decode_num_cpus, resources=st.cpu_resources or None)
     ds = ds.map_batches(SoundtrackGenerator, fn_constructor_args=(cfg,), batch_size=cfg.generation.batch_size,
                         batch_format="numpy", num_cpus=st.num_cpus, num_gpus=st.num_gpus,
                         resources=st.actor_resources or None,
                         compute=ray.data.ActorPoolStrategy(min_size=st.actors_min, max_size=st.actors_max))
     return ds.map(write_soundtrack, fn_kwargs={"cfg": cfg, "layout": layout, "stamp": stamp},
-                  num_cpus=st.write_num_cpus, resources=cfg.data.decode_resources or None)
+                  num_cpus=st.write_num_cpus, resources=st.cpu_resources or None)
 
 
 class Progress:
@@ -94,7 +94,7 @@ def run_soundtrack(cfg: Config) -> SoundtrackResult:
     start = time.perf_counter()
     cfg = replace(cfg, output=absolute_uri(cfg.output))  # the paths it prints work from anywhere
     storage = Storage(cfg.storage)
-    inputs = resolve_inputs(cfg.input, storage, cfg.data.video_suffixes)
+    inputs = resolve_inputs(cfg.input, storage, cfg.video.suffixes)
     adapters = adapter_version(cfg, storage)
     version = model_version(cfg, adapters)
     layout = Layout.of(cfg.output, version)

@@ -13,7 +13,8 @@ import ray
 from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from vidmusician.config import Config, dump_config
+from vidmusician.config import Config
+from vidmusician.config.validate import TRAIN_STAGES
 from vidmusician.raycluster import init_ray
 from vidmusician.storage import Storage, absolute_uri, join_uri
 from vidmusician.train.batch import TRAIN_COLUMNS
@@ -21,7 +22,6 @@ from vidmusician.train.feature_data import TRAIN, VAL, dataset_videos, feature_s
 from vidmusician.train.state import ADAPTERS_FILE
 from vidmusician.train.worker import StagePaths, train_stage_worker
 
-STAGE_CHOICES = {"1": (1,), "2": (2,), "both": (1, 2)}
 
 
 @dataclass
@@ -119,17 +119,14 @@ def absolute_paths(cfg: Config) -> Config:
 
 def run_training(cfg: Config, log=print) -> TrainResult:
     cfg = absolute_paths(cfg)
-    if cfg.train.stage not in STAGE_CHOICES:
-        raise ValueError(f"train.stage must be one of {sorted(STAGE_CHOICES)}, got {cfg.train.stage!r}")
     if not cfg.train.features:
         raise ValueError("train.features is required: the extract job's output URI")
     storage = Storage(cfg.storage)
     init_ray(cfg.ray)
-    dump_config(cfg, cfg.output)
     data, n_train, n_val = datasets(cfg, storage)
     result = TrainResult(run_name(cfg), videos=(n_train, n_val))
     init = cfg.train.init_adapters
-    for stage in STAGE_CHOICES[cfg.train.stage]:
+    for stage in TRAIN_STAGES[cfg.train.stage]:
         name = f"{result.run_name}-stage{stage}"
         paths = stage_paths(cfg, result.run_name, stage)
         log(f"stage {stage}: run {name}")

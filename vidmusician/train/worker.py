@@ -18,6 +18,7 @@ import torch.distributed as dist
 from ray.data.collate_fn import NumpyBatchCollateFn
 
 from vidmusician.config.schema import Config
+from vidmusician.devices import set_torch_threads
 from vidmusician.models.builders import build_model
 from vidmusician.models.checkpoint import load_adapters, save_adapters
 from vidmusician.storage import Storage, join_uri
@@ -114,7 +115,7 @@ def train_stage_worker(config: dict) -> None:
     stage: int = config["stage"]
     paths: StagePaths = config["paths"]
     tcfg = cfg.train
-    torch.set_num_threads(max(1, tcfg.torch_threads))
+    set_torch_threads(tcfg.torch_threads)
     ctx = ray.train.get_context()
     rank, world = ctx.get_world_rank(), ctx.get_world_size()
     device = ray.train.torch.get_device()

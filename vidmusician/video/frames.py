@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vidmusician.config.schema import DataConfig
 from vidmusician.video.errors import InputError
 
 
@@ -75,15 +74,15 @@ class VideoFrames:
         return np.stack([frames[i] for i in index])
 
 
-def open_video(path: str, size: int, data: DataConfig, keep: int = 0) -> VideoFrames:
+def open_video(path: str, size: int, task_cpus: float, keep: int = 0) -> VideoFrames:
     """A decord reader for a decode task: as many FFmpeg threads as CPUs the task was given."""
-    return VideoFrames(path, size, threads=max(1, math.floor(data.decode_num_cpus)), keep=keep)
+    return VideoFrames(path, size, threads=max(1, math.floor(task_cpus)), keep=keep)
 
 
-def too_short(duration_s: float, data: DataConfig) -> str | None:
-    """The error reason of a video below `data.min_duration_s`, else None."""
-    if duration_s < data.min_duration_s:
-        return f"too short ({duration_s:.2f} s < {data.min_duration_s} s)"
+def too_short(duration_s: float, min_duration_s: float) -> str | None:
+    """The error reason of a video below `video.min_duration_s`, else None."""
+    if duration_s < min_duration_s:
+        return f"too short ({duration_s:.2f} s < {min_duration_s} s)"
     return None
 
 
