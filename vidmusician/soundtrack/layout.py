@@ -38,7 +38,7 @@ def model_version(cfg: Config, adapters: str) -> str:
 
 def run_config_hash(cfg: Config) -> str:
     """The whole config minus what only says where (input, output, Ray, storage endpoints)."""
-    return config_hash({k: config_hash(getattr(cfg, k)) for k in ("model", "generation", "data", "soundtrack")}
+    return config_hash({k: config_hash(getattr(cfg, k)) for k in ("model", "generation", "video", "soundtrack")}
                        | {"seed": cfg.seed})
 
 
