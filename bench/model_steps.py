@@ -24,7 +24,7 @@ def random_conditions(model: VidMusician, batch: int, tokens: int, frames: int,
     return VisualConditions(cls=torch.randn(batch, tokens, model.semantic.manager.in_features, generator=generator),
                             cls_steps=torch.arange(tokens, dtype=torch.float32).repeat(batch, 1),
                             cls_mask=torch.ones(batch, tokens),
-                            rhythm=torch.rand(batch, frames, REDUCTIONS[model.mcfg.rhythm.reduction],
+                            rhythm=torch.rand(batch, frames, REDUCTIONS[model.config.rhythm.reduction],
                                               generator=generator),
                             present=torch.ones(batch, dtype=torch.bool))
 
@@ -35,7 +35,7 @@ def train_steps(model: VidMusician, codes: torch.Tensor, cond: VisualConditions,
     """(adapted step, frozen-base step) for the model's current stage; each runs under `autocast`."""
     lm = model.lm
     batch, tokens = cond.cls_mask.shape
-    key = model.mcfg.musicgen.cross_attention_key
+    key = model.cross_attention_key
     model.train()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
 

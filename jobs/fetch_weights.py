@@ -26,4 +26,4 @@ def fetch_weights(cfg: Config) -> int:
 
 if __name__ == "__main__":
     sys.exit(run_job("fetch_weights", SUMMARY, "preset=small weights.location=s3://my-bucket/weights",
-                     fetch_weights, output_of=lambda cfg: cfg.weights.location))
+                     fetch_weights))

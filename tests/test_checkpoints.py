@@ -95,7 +95,7 @@ def test_adapter_checkpoint_round_trip(tmp_path):
     n_total = sum(v.numel() for v in model.state_dict().values())
     assert n_adapter < n_total / 2  # adapter-only, not the whole model
     _, mcfg, stage = read_adapters(uri)
-    assert stage == 2 and mcfg == model.mcfg
+    assert stage == 2 and mcfg == model.config
 
     fresh = fresh_model()  # same base, untrained adapters, stage 1
     assert (forced_logits(fresh, codes, cond) - ref).abs().max().item() > 1e-4

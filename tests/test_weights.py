@@ -191,7 +191,7 @@ def test_fetch_fills_an_s3_location_that_jobs_then_load_from_offline(tmp_path, s
     bucket = s3_moto.new_bucket("weights")
     location = f"s3://{bucket}/weights"
     env = {**s3_moto.env(), "HF_HUB_CACHE": str(tmp_path / "hub-cache")}
-    fetch = [sys.executable, "jobs/fetch_weights.py", *hub_args(location)]
+    fetch = [sys.executable, "jobs/fetch_weights.py", *hub_args(location), f"output={tmp_path / 'fetch'}"]
     proc = subprocess.run(fetch, env={**os.environ, **env, "HF_HUB_OFFLINE": "1"}, cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -219,10 +219,10 @@ def test_a_job_whose_location_lacks_a_model_stops_at_its_start(tmp_path, capsys)
     for f in folders["model.clip.pretrained"].iterdir():
         f.unlink()
     ran = []
-    rc = run_job("probe", "", "", lambda cfg: ran.append(cfg) or 0, argv=hub_args(str(tmp_path / "weights")),
-                 loads_weights=True)
+    argv = [*hub_args(str(tmp_path / "weights")), f"output={tmp_path / 'out'}"]
+    rc = run_job("probe", "", "", lambda cfg: ran.append(cfg) or 0, argv=argv, loads_weights=True)
     err = capsys.readouterr().err
     assert rc == EXIT_BAD_CONFIG and ran == []
     assert "model.clip.pretrained=vidm-test/clip-tiny" in err and "fetch_weights" in err
-    rc = run_job("probe", "", "", lambda cfg: ran.append(cfg) or 0, argv=hub_args(str(tmp_path / "weights")))
+    rc = run_job("probe", "", "", lambda cfg: ran.append(cfg) or 0, argv=argv)
     assert rc == 0 and len(ran) == 1  # a job that loads no model does not check

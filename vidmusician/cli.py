@@ -13,10 +13,9 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
 def run_job(name: str, summary: str, example: str, body: Callable[[Config], int],
             argv: list[str] | None = None, default_preset: str | None = None,
-            loads_weights: bool = False, output_of: Callable[[Config], str] = lambda cfg: cfg.output) -> int:
+            loads_weights: bool = False) -> int:
     """Parses `key=value` arguments into the typed config (validated as it loads), checks what the job
-    needs before it starts, writes the resolved config as `<output>/config.yaml` (`output_of`: where
-    the job writes) and runs `body(cfg)`. A job that `loads_weights` first checks that
+    needs before it starts, writes the resolved config as `<output>/config.yaml` and runs `body(cfg)`. A job that `loads_weights` first checks that
     `weights.location` holds every configured model.
     Exit codes: 0 every input has an outcome, 1 the job itself failed, 2 a bad config or command line."""
     argv = sys.argv[1:] if argv is None else argv
@@ -34,7 +33,7 @@ def run_job(name: str, summary: str, example: str, body: Callable[[Config], int]
     except DeviceUnavailable as err:
         print(f"{name}: {err}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    dump_config(cfg, output_of(cfg))
+    dump_config(cfg, cfg.output)
     try:
         return body(cfg)
     except Exception as err:

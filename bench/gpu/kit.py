@@ -155,7 +155,7 @@ def bench_clip(rec: Recorder, size: Size, device: torch.device, precision: Preci
 def bench_train(rec: Recorder, size: Size, model, device: torch.device) -> None:
     lm = model.lm
     frames = round(size.train_seconds * model.frame_rate)
-    tokens = max(1, math.ceil(size.train_seconds * model.mcfg.semantic.fps))
+    tokens = max(1, math.ceil(size.train_seconds * model.semantic_fps))
     g = torch.Generator().manual_seed(0)
     codes = torch.randint(0, lm.card, (size.train_batch, lm.num_codebooks, frames), generator=g).to(device)
     cond = random_conditions(model, size.train_batch, tokens, frames, g).to(device)
@@ -183,11 +183,11 @@ def window_inputs(model, batch: int, seconds: float, device: torch.device, seed:
     """Adapted-model conditions for `batch` videos, and the frozen base's stand-in condition tensors
     of the same shape (conditional rows, then the null rows as zeros)."""
     frames = round(seconds * model.frame_rate)
-    tokens = max(1, math.ceil(seconds * model.mcfg.semantic.fps))
+    tokens = max(1, math.ceil(seconds * model.semantic_fps))
     g = torch.Generator().manual_seed(seed)
     cond = random_conditions(model, batch, tokens, frames, g).to(device)
     stand_in = torch.randn(batch, tokens, model.lm.dim, generator=g).to(device)
-    base = {model.mcfg.musicgen.cross_attention_key:
+    base = {model.cross_attention_key:
             (torch.cat([stand_in, torch.zeros_like(stand_in)]), torch.ones(2 * batch, tokens, device=device))}
     return frames, cond, base
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import torch
+from peft import LoraConfig as PeftLoraConfig
 from transformers import CLIPVisionConfig, CLIPVisionModel, T5EncoderModel
 from transformers import T5Config as HFT5Config
 
@@ -60,12 +61,20 @@ def build_adapted(backbone: Backbone, mcfg: ModelConfig, seed: int = 0,
     text_projector = getattr(conditioner, "output_proj", None)
     t5_cfg = type(mcfg.t5)(**{**vars(mcfg.t5), "pretrained": None}) if from_arch else mcfg.t5
     t5 = build_t5(t5_cfg, seed)
-    semantic = SemanticAdapter(mcfg.clip.hidden_size if from_arch else clip_dim(mcfg.clip),
-                               t5, lm.dim, mcfg.semantic, text_projector)
+    scfg, lora = mcfg.semantic, mcfg.semantic.lora
+    semantic = SemanticAdapter(mcfg.clip.hidden_size if from_arch else clip_dim(mcfg.clip), t5, lm.dim,
+                               PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                                              target_modules=list(lora.target_modules)),
+                               scfg.time_embedding_max_period if scfg.time_embedding else None,
+                               text_projector)
     torch.manual_seed(seed)
     rhythm = RhythmAdapter(rhythm_input_dim(mcfg.rhythm), lm.dim,
                            num_rhythm_blocks(len(lm.transformer.layers), mcfg.rhythm.block_fraction))
-    model = VidMusician(backbone, semantic, rhythm, mcfg)
+    rcfg = mcfg.rhythm
+    model = VidMusician(backbone, semantic, rhythm, cross_attention_key=key, cond_dropout=mcfg.cond_dropout,
+                        stage2_trains_semantic=mcfg.stage2_trains_semantic,
+                        rhythm_context=(rcfg.context_before, rcfg.context_after), semantic_fps=scfg.fps,
+                        config=mcfg)
     model.set_stage(1)
     return model
 

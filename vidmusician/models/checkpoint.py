@@ -25,7 +25,7 @@ def _metadata(blob: bytes) -> dict:
 
 def adapter_bytes(model: VidMusician) -> bytes:
     state = {k: v.detach().contiguous().cpu() for k, v in model.adapter_state_dict().items()}
-    meta = {CONFIG_KEY: OmegaConf.to_yaml(OmegaConf.structured(model.mcfg)), STAGE_KEY: str(model.stage)}
+    meta = {CONFIG_KEY: OmegaConf.to_yaml(OmegaConf.structured(model.config)), STAGE_KEY: str(model.stage)}
     return save_safetensors(state, metadata=meta)
 
 

@@ -188,7 +188,7 @@ def _soundtrack_batch(model: VidMusician, feats: list[VideoFeatures], gcfg: Gene
     plans = [plan_generation_windows(n, window, context) for n in frames]
     n_q = model.lm.num_codebooks
     tokens = [torch.zeros(n_q, n, dtype=torch.long, device=device) for n in frames]
-    semantic_fps = model.mcfg.semantic.fps
+    semantic_fps = model.semantic_fps
     for r in range(max(len(p) for p in plans)):
         active = [i for i, p in enumerate(plans) if r < len(p)]  # videos that still have a window
         wins = [plans[i][r] for i in active]

@@ -20,24 +20,21 @@ from transformers import T5EncoderModel
 import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
 from audiocraft.modules.transformer import create_sin_embedding
 
-from vidmusician.config.schema import SemanticConfig
 
 LORA_MARKER = "lora_"
 
 
 class SemanticAdapter(nn.Module):
-    def __init__(self, clip_dim: int, t5: T5EncoderModel, lm_dim: int, scfg: SemanticConfig,
-                 text_projector: nn.Linear | None = None):
+    def __init__(self, clip_dim: int, t5: T5EncoderModel, lm_dim: int, lora: PeftLoraConfig,
+                 time_period: float | None, text_projector: nn.Linear | None = None):
+        """time_period: max period of the tokens' sinusoidal time embedding; None adds none."""
         super().__init__()
         d_model = int(t5.config.d_model)
-        self.scfg = scfg
+        self.time_period = time_period
         self.manager = nn.Linear(clip_dim, d_model)
         for p in t5.parameters():
             p.requires_grad_(False)
-        lora = scfg.lora
-        self.t5 = get_peft_model(t5, PeftLoraConfig(
-            r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
-            target_modules=list(lora.target_modules)))
+        self.t5 = get_peft_model(t5, lora)
         self.projector = nn.Linear(d_model, lm_dim)
         if text_projector is not None and text_projector.weight.shape == self.projector.weight.shape:
             with torch.no_grad():
@@ -49,9 +46,9 @@ class SemanticAdapter(nn.Module):
         """cls [B, N, Dc], steps [B, N] (time in token steps from the window start), mask [B, N]
         (1 = real token) -> [B, N, lm_dim] with padded positions exactly zero."""
         x = self.manager(cls)
-        if self.scfg.time_embedding:
+        if self.time_period is not None:
             x = x + create_sin_embedding(steps.unsqueeze(-1).to(x.dtype), x.shape[-1],
-                                         max_period=self.scfg.time_embedding_max_period, dtype=x.dtype)
+                                         max_period=self.time_period, dtype=x.dtype)
         # A row with no token at all (a dropped condition) still needs one key for T5's attention.
         attn = mask.clone()
         attn[:, 0] = 1

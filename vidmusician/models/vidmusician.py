@@ -30,12 +30,12 @@ def is_adapter_param(name: str) -> bool:
     return name.startswith("semantic.t5.") and LORA_MARKER in name
 
 
-def stage_trains(name: str, stage: int, mcfg: ModelConfig) -> bool:
+def stage_trains(name: str, stage: int, stage2_trains_semantic: bool) -> bool:
     if not is_adapter_param(name):
         return False
     if name.startswith("rhythm."):
         return stage == 2
-    return stage == 1 or mcfg.stage2_trains_semantic
+    return stage == 1 or stage2_trains_semantic
 
 
 @dataclass
@@ -45,10 +45,18 @@ class LossOutput:
 
 
 class VidMusician(nn.Module):
-    def __init__(self, backbone: Backbone, semantic: SemanticAdapter, rhythm: RhythmAdapter,
-                 mcfg: ModelConfig):
+    def __init__(self, backbone: Backbone, semantic: SemanticAdapter, rhythm: RhythmAdapter, *,
+                 cross_attention_key: str, cond_dropout: float, stage2_trains_semantic: bool,
+                 rhythm_context: tuple[int, int], semantic_fps: float, config: ModelConfig):
+        """cross_attention_key: the LM's condition the visual tokens stand in for; cond_dropout: the
+        probability of dropping a row's conditions in training (classifier-free guidance);
+        rhythm_context: curve frames before and after each step in its rhythm input; semantic_fps:
+        visual tokens per second. config: what the model was built from, recorded in its adapter
+        checkpoints (checkpoint.py) and never read here."""
         super().__init__()
-        self.mcfg = mcfg
+        self.cross_attention_key, self.cond_dropout = cross_attention_key, cond_dropout
+        self.stage2_trains_semantic, self.rhythm_context = stage2_trains_semantic, rhythm_context
+        self.semantic_fps, self.config = semantic_fps, config
         self.lm = freeze(backbone.lm)
         self.codec = freeze(backbone.codec)
         self.semantic = semantic
@@ -60,8 +68,8 @@ class VidMusician(nn.Module):
         fuser = self.lm.fuser.fuse2cond
         if fuser.get("prepend"):
             raise ValueError("backbones with 'prepend' conditions shift sequence positions: unsupported")
-        if mcfg.musicgen.cross_attention_key not in fuser.get("cross", []):
-            raise ValueError(f"model.musicgen.cross_attention_key={mcfg.musicgen.cross_attention_key!r} is "
+        if cross_attention_key not in fuser.get("cross", []):
+            raise ValueError(f"model.musicgen.cross_attention_key={cross_attention_key!r} is "
                              f"not a cross-attention condition of this LM ({fuser.get('cross')})")
 
     # --- stages -------------------------------------------------------------------------------
@@ -74,7 +82,7 @@ class VidMusician(nn.Module):
         self.stage = stage
         names = []
         for name, p in self.named_parameters():
-            p.requires_grad_(stage_trains(name, stage, self.mcfg))
+            p.requires_grad_(stage_trains(name, stage, self.stage2_trains_semantic))
             if p.requires_grad:
                 names.append(name)
         return names
@@ -107,7 +115,7 @@ class VidMusician(nn.Module):
         return max(self.lm.pattern_provider.delays)
 
     def condition_tensors(self, cond: VisualConditions, text: list[str | None] | None = None) -> dict:
-        key = self.mcfg.musicgen.cross_attention_key
+        key = self.cross_attention_key
         mask = cond.cls_mask * cond.present.view(-1, 1).to(cond.cls_mask.dtype)
         tokens = self.semantic(cond.cls, cond.cls_steps, mask)
         if text is not None:
@@ -126,11 +134,10 @@ class VidMusician(nn.Module):
         None in stage 1 (the branch is off)."""
         if self.stage < 2:
             return None
-        rcfg = self.mcfg.rhythm
         curve = cond.rhythm
         if curve.shape[1] < total_steps:
             curve = F.pad(curve, (0, 0, 0, total_steps - curve.shape[1]))
-        x = stack_context(curve, rcfg.context_before, rcfg.context_after)
+        x = stack_context(curve, *self.rhythm_context)
         x = x * cond.present.view(-1, 1, 1).to(x.dtype)
         return x[:, :total_steps]
 
@@ -143,8 +150,8 @@ class VidMusician(nn.Module):
                 text: list[str | None] | None = None) -> LMOutput:
         """Teacher-forced logits [B, K, T, card] for codes [B, K, T] under the visual conditions.
         In training mode, conditions are dropped per row with probability model.cond_dropout."""
-        if self.training and self.mcfg.cond_dropout > 0:
-            dropped = torch.rand(cond.batch_size, device=codes.device) < self.mcfg.cond_dropout
+        if self.training and self.cond_dropout > 0:
+            dropped = torch.rand(cond.batch_size, device=codes.device) < self.cond_dropout
             cond = cond.drop(dropped)
         tensors = self.condition_tensors(cond, text)
         rhythm = self.rhythm_input(cond, self.sequence_steps(codes.shape[-1]))
