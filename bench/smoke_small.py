@@ -1,10 +1,12 @@
 """Real-size smoke on the CPU: the `small` preset's architectures (MusicGen-small LM and 32 kHz
-EnCodec, CLIP ViT-B/32, t5-base) with random weights, through the real job code in bf16:
-extract features of two videos of different lengths, one training step (stage 1; one video trains,
-the other is the held-out split), then soundtrack both videos with that step's adapters, each job a fresh `python jobs/<job>.py` on a local Ray.
+EnCodec, CLIP ViT-B/32, t5-base) with random weights, through the real job code in bf16: extract
+features of two videos of different lengths, one training step (stage 1; one video trains, the other
+is the held-out split), then soundtrack both videos with that step's adapters, each job a fresh
+`python jobs/<job>.py` on a local Ray.
 
-The videos are the first seconds of a real clip in ../shared/media (video and sound). Training windows are shortened to
-`--window-s` (the preset's are 30 s; the model is what is real-size here, not the windows).
+The videos are the first seconds of a real clip in ../shared/media (video and sound). Training
+windows are shortened to `--window-s` (the preset's are 30 s; the model is what is real-size here,
+not the windows).
 
 Usage: python bench/smoke_small.py [--durations 1.1 1.6] [--out FILE]
 """

@@ -24,4 +24,5 @@ def build(cfg: Config) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run_job("build_toy_backbone", SUMMARY, "preset=toy toy.codec_minutes=10", build))
+    sys.exit(run_job("build_toy_backbone", SUMMARY, "preset=toy toy.codec_minutes=10", build,
+                     writes_output=False))

@@ -99,5 +99,6 @@ def test_every_job_writes_its_resolved_config_before_it_runs(tmp_path, capsys):
                    argv=argv) == 0
     assert seen == [True]
     assert load_config([f"config={tmp_path / 'out' / 'config.yaml'}"]) == load_config(argv)
-    assert run_job("probe", "", "", lambda cfg: 0, argv=[f"output={tmp_path / 'bad'}", "train.stage=x"]) == EXIT_BAD_CONFIG
+    bad = [f"output={tmp_path / 'bad'}", "train.stage=x"]
+    assert run_job("probe", "", "", lambda cfg: 0, argv=bad) == EXIT_BAD_CONFIG
     assert "train.stage='x'" in capsys.readouterr().err and not (tmp_path / "bad").exists()

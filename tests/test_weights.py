@@ -16,11 +16,11 @@ from omegaconf import OmegaConf
 
 from model_fixtures import debug_config
 from vidmusician.cli import EXIT_BAD_CONFIG, run_job
+from vidmusician.config import load_config
 from vidmusician.models.backbone import build_random
-from vidmusician.models.builders import build_clip_encoder
-from vidmusician.models.builders import build_t5
+from vidmusician.models.builders import build_clip_encoder, build_t5
 from vidmusician.storage import Storage
-from vidmusician.weights import CODEC_FILE, LM_FILE
+from vidmusician.weights import CODEC_FILE, LM_FILE, local_models
 
 REPO = Path(__file__).resolve().parents[1]
 HUB_IDS = {"model.musicgen.pretrained": "vidm-test/musicgen-tiny", "model.clip.pretrained": "vidm-test/clip-tiny",
@@ -85,8 +85,8 @@ print(json.dumps({
 def write_hub_repos(root: Path) -> dict[str, Path]:
     """The debug-size models in their hub repos' formats, one folder per hub id: a MusicGen release
     whose text conditioner is a T5 named `t5-base` (audiocraft's loader would fetch it), a CLIP in
-    safetensors, a T5 in pytorch_model.bin only (the fetch's fallback), each with a file no loader
-    needs (a fetch must leave it)."""
+    safetensors (and also as pytorch_model.bin, which a fetch must then leave), a T5 in
+    pytorch_model.bin only (the fetch's fallback), each with a file no loader needs."""
     cfg = debug_config()
     t5_width = cfg.model.t5.d_model
     cfg.model.musicgen.lm.lut_bins = 1
@@ -101,7 +101,9 @@ def write_hub_repos(root: Path) -> dict[str, Path]:
     music.mkdir(parents=True)
     torch.save({"xp.cfg": OmegaConf.to_yaml(xp), "best_state": state}, music / LM_FILE)
     torch.save({"xp.cfg": OmegaConf.to_yaml(xp), "best_state": backbone.codec.state_dict()}, music / CODEC_FILE)
-    build_clip_encoder(cfg.model.clip, seed=4).model.save_pretrained(folders["model.clip.pretrained"])
+    clip = build_clip_encoder(cfg.model.clip, seed=4).model
+    clip.save_pretrained(folders["model.clip.pretrained"])
+    torch.save(clip.state_dict(), folders["model.clip.pretrained"] / "pytorch_model.bin")  # a second format
     t5 = build_t5(cfg.model.t5, seed=6)
     t5.config.save_pretrained(folders["model.t5.pretrained"])
     torch.save(t5.state_dict(), folders["model.t5.pretrained"] / "pytorch_model.bin")
@@ -214,15 +216,39 @@ def test_fetch_fills_an_s3_location_that_jobs_then_load_from_offline(tmp_path, s
     assert all(name.startswith(str(cache)) for name in report["names"])
 
 
-def test_a_job_whose_location_lacks_a_model_stops_at_its_start(tmp_path, capsys):
+def test_a_job_whose_location_lacks_a_file_stops_at_its_start(tmp_path, capsys, monkeypatch):
     folders = write_hub_repos(tmp_path / "weights")
-    for f in folders["model.clip.pretrained"].iterdir():
-        f.unlink()
+    for weights in ("model.safetensors", "pytorch_model.bin"):  # an interrupted copy: config.json only
+        (folders["model.clip.pretrained"] / weights).unlink()
+    monkeypatch.chdir(tmp_path)  # a relative location, as typed on a command line
     ran = []
-    argv = [*hub_args(str(tmp_path / "weights")), f"output={tmp_path / 'out'}"]
+    argv = [*hub_args("weights"), f"output={tmp_path / 'out'}"]
     rc = run_job("probe", "", "", lambda cfg: ran.append(cfg) or 0, argv=argv, loads_weights=True)
     err = capsys.readouterr().err
     assert rc == EXIT_BAD_CONFIG and ran == []
-    assert "model.clip.pretrained=vidm-test/clip-tiny" in err and "fetch_weights" in err
+    assert "model.clip.pretrained=vidm-test/clip-tiny" in err and "lacks weights" in err and "fetch_weights" in err
     rc = run_job("probe", "", "", lambda cfg: ran.append(cfg) or 0, argv=argv)
     assert rc == 0 and len(ran) == 1  # a job that loads no model does not check
+    # Ray workers run in other directories: the job's config carries the location as an absolute path.
+    assert ran[0].weights.location == str(tmp_path / "weights")
+
+
+def test_a_node_copies_an_s3_folder_once_and_follows_its_changes(tmp_path, s3_moto_env):
+    repos = write_hub_repos(tmp_path / "repos")
+    location = f"s3://{s3_moto_env.new_bucket('weights')}/w"
+    storage = Storage()
+    for folder in repos.values():
+        for f in folder.iterdir():
+            storage.upload_file(str(f), f"{location}/{folder.relative_to(tmp_path / 'repos').as_posix()}/{f.name}")
+    cfg = load_config([*hub_args(location), f"weights.cache_dir={tmp_path / 'cache'}"])
+    copy = Path(local_models(cfg).model.clip.pretrained)
+    times = {f.name: f.stat().st_mtime_ns for f in copy.iterdir()}
+    assert {"config.json", "model.safetensors", "README.md"} <= set(times)
+    assert Path(local_models(cfg).model.clip.pretrained) == copy
+    assert {f.name: f.stat().st_mtime_ns for f in copy.iterdir()} == times  # nothing downloaded again
+    clip_uri = f"{location}/{HUB_IDS['model.clip.pretrained']}"
+    storage.write_text(f"{clip_uri}/README.md", "replaced\n")  # an object replaced in place
+    storage.delete(f"{clip_uri}/pytorch_model.bin")
+    local_models(cfg)
+    assert (copy / "README.md").read_text() == "replaced\n" and not (copy / "pytorch_model.bin").exists()
+    assert (copy / "model.safetensors").stat().st_mtime_ns == times["model.safetensors"]

@@ -6,17 +6,19 @@ from typing import Callable
 
 from vidmusician.config import Config, ConfigError, dump_config, help_text, load_config
 from vidmusician.devices import DeviceUnavailable, caused_by_missing_device, check_job_devices
-from vidmusician.weights import WeightsError, check_weights
+from vidmusician.weights import WeightsError, check_weights, location_uri
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
 
 def run_job(name: str, summary: str, example: str, body: Callable[[Config], int],
             argv: list[str] | None = None, default_preset: str | None = None,
-            loads_weights: bool = False) -> int:
+            loads_weights: bool = False, writes_output: bool = True) -> int:
     """Parses `key=value` arguments into the typed config (validated as it loads), checks what the job
-    needs before it starts, writes the resolved config as `<output>/config.yaml` and runs `body(cfg)`. A job that `loads_weights` first checks that
-    `weights.location` holds every configured model.
+    needs before it starts, writes the resolved config as `<output>/config.yaml` (a job that
+    `writes_output`: not fetch_weights nor build_toy_backbone, which write elsewhere) and runs
+    `body(cfg)`. A job that `loads_weights` first checks that `weights.location` holds every configured
+    model.
     Exit codes: 0 every input has an outcome, 1 the job itself failed, 2 a bad config or command line."""
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
@@ -24,6 +26,8 @@ def run_job(name: str, summary: str, example: str, body: Callable[[Config], int]
         return EXIT_OK
     try:
         cfg = load_config(argv, preset=default_preset)
+        if cfg.weights.location:  # Ray workers run in other directories: resolve it here, once
+            cfg.weights.location = location_uri(cfg.weights.location)
         check_job_devices(cfg)
         if loads_weights:
             check_weights(cfg)
@@ -33,7 +37,8 @@ def run_job(name: str, summary: str, example: str, body: Callable[[Config], int]
     except DeviceUnavailable as err:
         print(f"{name}: {err}", file=sys.stderr)
         return EXIT_BAD_CONFIG
-    dump_config(cfg, cfg.output)
+    if writes_output:
+        dump_config(cfg, cfg.output)
     try:
         return body(cfg)
     except Exception as err:

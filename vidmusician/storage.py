@@ -285,6 +285,16 @@ class Storage:
             bucket, key = self._s3_key(uri)
             return int(self.client().head_object(Bucket=bucket, Key=key)["ContentLength"])
 
+    def fingerprint(self, uri: str) -> str:
+        """What changes when the object is replaced: size and ETag on S3, size and mtime locally."""
+        with self._errors(uri):
+            if not self.is_remote(uri):
+                st = os.stat(_local_path(uri))
+                return f"{st.st_size}-{st.st_mtime_ns}"
+            bucket, key = self._s3_key(uri)
+            head = self.client().head_object(Bucket=bucket, Key=key)
+            return f"{head['ContentLength']}-{head['ETag']}"
+
     def read_bytes(self, uri: str) -> bytes:
         with self._errors(uri):
             if not self.is_remote(uri):
@@ -320,6 +330,17 @@ class Storage:
 
     def write_text(self, uri: str, text: str) -> None:
         self.write_bytes(uri, text.encode("utf-8"))
+
+    def write_if_changed(self, uri: str, data: bytes) -> bool:
+        """Writes unless the object already holds exactly `data` (one GET): a rerun that changes
+        nothing rewrites nothing. Returns whether it wrote."""
+        try:
+            if self.read_bytes(uri) == data:
+                return False
+        except ObjectNotFound:
+            pass
+        self.write_bytes(uri, data)
+        return True
 
     def upload_file(self, local_path: str, uri: str,
                     progress: Optional[Callable[[int], None]] = None) -> None:

@@ -5,24 +5,37 @@ is a hub id (`facebook/musicgen-small`), a local directory, `embedded:NAME` or a
 `weights.location` set, a hub id means the folder `<location>/<hub id>/`: the jobs then never call the
 hub, and a model missing there fails the job at its start. `jobs/fetch_weights.py` fills a location
 once, on a machine with internet. An `s3://` folder is copied into `weights.cache_dir` on each node that
-loads it; a file already there with the same size is kept, so a node downloads each model once.
+loads it, one local folder per model folder: a file is downloaded again only when its object changed
+(size and ETag), files deleted from the folder are deleted from the copy, and the processes of one
+node take turns (a file lock), so a node downloads each model once.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import fnmatch
 import hashlib
+import json
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from vidmusician.config.schema import Config, WeightsConfig
 from vidmusician.embedded import PREFIX as EMBEDDED_PREFIX
 from vidmusician.embedded import model_path
-from vidmusician.storage import BucketNotFound, Storage, join_uri
+from vidmusician.storage import Storage, StorageError, absolute_uri, join_uri
 
 # MusicGen's release format (audiocraft's loaders read these two files of a hub repo or directory).
 LM_FILE = "state_dict.bin"
 CODEC_FILE = "compression_state_dict.bin"
+WEIGHT_SUFFIXES = (".safetensors", ".bin")
+# The node copy's record of the fingerprint of each file it holds.
+COPY_RECORD = ".vidmusician-copy.json"
+
+
+def _has_weights(files: list[str]) -> bool:
+    return any(f.endswith(WEIGHT_SUFFIXES) for f in files)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,14 +46,24 @@ class ModelSlot:
     files: tuple[str, ...]
     # Fetched only when `files` brought no weights (repos without safetensors).
     fallback_files: tuple[str, ...] = ()
+    # Files a complete copy must hold besides its weights (MusicGen's are its exact `files`).
+    required: tuple[str, ...] = ()
+
+    def missing(self, files: list[str]) -> list[str]:
+        """What a folder holding `files` lacks to be loadable."""
+        exact = [f for f in self.files if not any(ch in f for ch in "*?[")]
+        lacking = sorted((set(exact) | set(self.required)) - set(files))
+        if not _has_weights(files):
+            lacking.append("weights (" + ", ".join(p for p in self.files + self.fallback_files
+                                                    if p.endswith(WEIGHT_SUFFIXES)) + ")")
+        return lacking
 
 
 TRANSFORMERS_FILES = ("*.json", "*.safetensors")
 TRANSFORMERS_FALLBACK = ("pytorch_model.bin",)
-WEIGHT_SUFFIXES = (".safetensors", ".bin")
 SLOTS = (ModelSlot("model.musicgen.pretrained", (LM_FILE, CODEC_FILE)),
-         ModelSlot("model.clip.pretrained", TRANSFORMERS_FILES, TRANSFORMERS_FALLBACK),
-         ModelSlot("model.t5.pretrained", TRANSFORMERS_FILES, TRANSFORMERS_FALLBACK))
+         ModelSlot("model.clip.pretrained", TRANSFORMERS_FILES, TRANSFORMERS_FALLBACK, ("config.json",)),
+         ModelSlot("model.t5.pretrained", TRANSFORMERS_FILES, TRANSFORMERS_FALLBACK, ("config.json",)))
 
 
 class WeightsError(ValueError):
@@ -69,11 +92,20 @@ def is_hub_id(name: str) -> bool:
     return not os.path.exists(name)
 
 
+def location_uri(location: str) -> str:
+    """`weights.location` as every process reads it: s3:// unchanged, file:// as its path, a local path
+    absolute (`~` expanded). Jobs resolve it once in the driver (cli.run_job), before Ray workers that
+    run in other directories get the config."""
+    if location.startswith("file://"):
+        return unquote(urlsplit(location).path)
+    return absolute_uri(model_path(location))
+
+
 def source(name: str | None, wcfg: WeightsConfig) -> str | None:
     """Where a model name is read from: `<location>/<hub id>` for a hub id when a location is set,
     the name itself otherwise."""
     if name and wcfg.location and is_hub_id(name):
-        return join_uri(model_path(wcfg.location), name)  # `~` expanded; s3:// unchanged
+        return join_uri(location_uri(wcfg.location), name)
     return name
 
 
@@ -83,35 +115,53 @@ def configured_models(cfg: Config) -> dict[str, str]:
 
 
 def check_weights(cfg: Config) -> None:
-    """At a job's start: every model that `weights.location` should hold is there (else every actor
-    would fail on its own, later, one by one)."""
+    """At a job's start: every model that `weights.location` should hold is there, complete (else
+    every actor would fail on its own, later, one by one)."""
     if not cfg.weights.location:
         return
     storage = Storage(cfg.storage)
-    for key, name in configured_models(cfg).items():
+    for slot in SLOTS:
+        name = _get(cfg, slot.key)
         where = source(name, cfg.weights)
+        if where == name:
+            continue
         try:
-            found = where == name or bool(storage.list(where))
-        except BucketNotFound as err:
-            raise WeightsError(f"{key}={name}: weights.location {err}") from None
-        if not found:
-            raise WeightsError(f"{key}={name} is not under weights.location ({where} is empty or missing); "
-                               f"fill the location once with `python jobs/fetch_weights.py` and the same "
-                               f"config, on a machine that can reach the hub")
+            files = [u[len(where.rstrip("/")) + 1:] for u in storage.list(where)]
+        except StorageError as err:
+            raise WeightsError(f"{slot.key}={name}: cannot read weights.location: {err}") from None
+        lacking = slot.missing(files)
+        if lacking:
+            raise WeightsError(f"{slot.key}={name}: {where} lacks {', '.join(lacking)}; fill weights.location "
+                               f"once with `python jobs/fetch_weights.py` and the same config, on a machine "
+                               f"that can reach the hub")
+
+
+@contextlib.contextmanager
+def _node_lock(folder: Path):
+    """One process of a node at a time fills a copy; the others wait, then find it done."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _node_copy(uri: str, wcfg: WeightsConfig, storage: Storage) -> str:
-    """A local folder holding the s3:// folder `uri`, under this node's cache."""
-    digest = hashlib.sha256(uri.rstrip("/").encode()).hexdigest()[:16]
-    local = Path(model_path(wcfg.cache_dir)) / digest
-    prefix = uri.rstrip("/") + "/"
-    objects = storage.list(uri)
-    if not objects:
-        raise WeightsError(f"{uri}: no files there")
-    for obj in objects:
-        target = local / obj[len(prefix):]
-        if not (target.is_file() and target.stat().st_size == storage.size(obj)):
-            storage.download_file(obj, str(target))
+    """A local folder holding the s3:// folder `uri` as it is now, under this node's cache."""
+    uri = uri.rstrip("/")
+    local = Path(model_path(wcfg.cache_dir)) / hashlib.sha256(uri.encode()).hexdigest()[:16]
+    with _node_lock(local):
+        remote = {obj[len(uri) + 1:]: storage.fingerprint(obj) for obj in storage.list(uri)}
+        if not remote:
+            raise WeightsError(f"{uri}: no files there")
+        record = local / COPY_RECORD
+        held = json.loads(record.read_text()) if record.is_file() else {}
+        for rel, print_ in remote.items():
+            if held.get(rel) != print_ or not (local / rel).is_file():
+                storage.download_file(join_uri(uri, rel), str(local / rel))
+        for rel in set(held) - set(remote):  # deleted from the folder: deleted from the copy
+            (local / rel).unlink(missing_ok=True)
+        if held != remote:
+            record.write_text(json.dumps(remote, sort_keys=True))
     return str(local)
 
 
@@ -127,7 +177,7 @@ def local_models(cfg: Config) -> Config:
         where = source(name, cfg.weights)
         if Storage.is_remote(where):
             where = _node_copy(where, cfg.weights, storage)
-        elif not is_hub_id(where):
+        elif where != name or not is_hub_id(where):  # a directory, never a hub id, from here on
             where = model_path(where)
             if not os.path.isdir(where):
                 raise WeightsError(f"{key}={name}: {where} is not a directory")
@@ -151,10 +201,6 @@ def _download(name: str, patterns: tuple[str, ...]) -> tuple[Path, list[str]]:
     return folder, _matching(folder, patterns)
 
 
-def _has_weights(files: list[str]) -> bool:
-    return any(f.endswith(WEIGHT_SUFFIXES) for f in files)
-
-
 def fetch(cfg: Config, log=print) -> dict[str, str]:
     """Copies the files each configured hub model needs into `weights.location` (config key -> where
     it went). Rerunnable: a file already there with the same size is not copied again."""
@@ -168,16 +214,18 @@ def fetch(cfg: Config, log=print) -> dict[str, str]:
         if not name or not is_hub_id(name):
             log(f"  {slot.key}: {name or 'random weights'} (not a hub id: nothing to fetch)")
             continue
-        folder, files = _download(name, slot.files)
-        found = [(folder, f) for f in files]
-        if slot.fallback_files and not _has_weights(files):
-            fallback, more = _download(name, slot.fallback_files)
-            found += [(fallback, f) for f in more]
-        exact = [p for p in slot.files if not any(ch in p for ch in "*?[")]
-        missing = sorted(set(exact) - set(files))
-        if missing or not _has_weights([f for _, f in found]):
-            raise WeightsError(f"{slot.key}={name}: the hub repo lacks {missing or 'weights'} "
-                               f"(looked for {list(slot.files + slot.fallback_files)})")
+        try:
+            folder, files = _download(name, slot.files)
+            found = [(folder, f) for f in files]
+            if slot.fallback_files and not _has_weights(files):
+                fallback, more = _download(name, slot.fallback_files)
+                found += [(fallback, f) for f in more]
+        except Exception as err:  # the hub's own errors: not found, gated, offline without a cached copy
+            raise WeightsError(f"{slot.key}={name}: the hub did not provide it ({type(err).__name__}: "
+                               f"{str(err).splitlines()[0] if str(err) else ''})") from err
+        lacking = slot.missing([f for _, f in found])
+        if lacking:
+            raise WeightsError(f"{slot.key}={name}: the hub repo lacks {', '.join(lacking)}")
         target = source(name, cfg.weights)
         copied = 0
         for root, rel in found:

@@ -13,6 +13,10 @@ from omegaconf.errors import OmegaConfBaseException
 from vidmusician.config.schema import Config
 from vidmusician.config.validate import config_problems
 
+# Sections that were renamed: a config written for the old tree says where its keys went.
+MOVED_SECTIONS = {"data": " (the `data` section is now `extract`; `data.video_suffixes` and `data.min_duration_s` "
+                          "are `video.suffixes` and `video.min_duration_s`; the soundtracking job's decode "
+                          "settings are `soundtrack.decode_num_cpus` and `soundtrack.cpu_resources`)"}
 # Keys that pick what to load rather than being part of the tree.
 _META_KEYS = ("preset", "config")
 
@@ -59,7 +63,8 @@ def _merge(base: DictConfig, other: Any, source: str) -> DictConfig:
     except OmegaConfBaseException as err:
         key = getattr(err, "full_key", None) or "?"
         reason = str(getattr(err, "msg", err)).splitlines()[0]
-        raise ConfigError(f"{source}: key {key!r}: {reason}") from None
+        moved = next((hint for old, hint in MOVED_SECTIONS.items() if key == old or key.startswith(old + ".")), "")
+        raise ConfigError(f"{source}: key {key!r}: {reason}{moved}") from None
 
 
 def load_config(argv: Sequence[str] = (), preset: str | None = None) -> Config:
@@ -97,11 +102,12 @@ def to_yaml(cfg: Config) -> str:
 
 
 def dump_config(cfg: Config, output_uri: str, name: str = "config.yaml") -> str:
-    """Writes the resolved config next to a run's outputs; returns its URI."""
+    """Writes the resolved config next to a run's outputs (unless it is there already, unchanged);
+    returns its URI."""
     from vidmusician.storage import Storage, join_uri
 
     uri = join_uri(output_uri, name)
-    Storage(cfg.storage).write_text(uri, to_yaml(cfg))
+    Storage(cfg.storage).write_if_changed(uri, to_yaml(cfg).encode("utf-8"))
     return uri
 
 

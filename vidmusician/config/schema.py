@@ -37,7 +37,7 @@ class WeightsConfig:
     # filled once by jobs/fetch_weights.py. Set, every hub id in the config loads from there and nothing
     # calls the hub; null loads hub ids from the Hugging Face hub (and its cache).
     location: Optional[str] = None
-    # This node's copy of models read from an s3:// location, one folder per location.
+    # This node's copies of models read from s3:// folders, one folder per model folder.
     cache_dir: str = "~/.cache/vidmusician/weights"
 
 

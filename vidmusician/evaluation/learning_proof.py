@@ -137,7 +137,7 @@ def run_proof(cfg: Config, workdir: str, log=print) -> ProofResult:
                    stage2=replace(cfg.train.stage2, steps=proof.stage2_steps))
     trained = run_training(replace(cfg, train=tcfg, output=join_uri(workdir, "train")), log=log)
     lap("training")
-    model = build_model(local_models(cfg).model, "cpu", cfg.seed, cfg.precision)
+    model = build_model(local_models(cfg).model, "cpu", cfg.seed, cfg.precision, recorded=cfg.model)
     held = held_out_videos(cfg, join_uri(workdir, "heldout"), proof.heldout_videos, proof.heldout_seed,
                            model.frame_rate)
     clf, clf_acc = fit_classifier(cfg, proof.classifier_clips, proof.heldout_seed + 1)

@@ -1,12 +1,14 @@
 """The frozen backbone: a MusicGen (LM + EnCodec compression model), loaded or built from config.
 
-Loading goes through audiocraft's own loaders, so a hub id (facebook/musicgen-small) and a local
-directory in MusicGen's release format (`state_dict.bin`, `compression_state_dict.bin`, each
-`{'xp.cfg': <YAML string>, 'best_state': state_dict}`) take the same path. torch >= 2.6 loads those
-with `weights_only=True` by default; `xp.cfg` is therefore kept as a YAML string, never a pickled
-DictConfig (such files still load: CONFIG_GLOBALS). The LM's T5 text conditioner is built without its
-T5 (models/text_projection.py), so loading a backbone from a directory calls no hub. Random backbones (the `debug` preset, and the start of the toy backbone's pretraining) are
-built from an xp.cfg of the same shape through audiocraft's builders, and saved in the same format.
+Loading goes through audiocraft's checkpoint readers and builders, so a hub id
+(facebook/musicgen-small) and a local directory in MusicGen's release format (`state_dict.bin`,
+`compression_state_dict.bin`, each `{'xp.cfg': <YAML string>, 'best_state': state_dict}`) take the
+same path. torch >= 2.6 loads those with `weights_only=True` by default; `xp.cfg` is therefore kept as
+a YAML string, never a pickled DictConfig (such files still load: CONFIG_GLOBALS). The LM's T5 text
+conditioner is built without its T5 (models/text_projection.py), so loading a backbone from a
+directory calls no hub. Random backbones (the `debug` preset, and the start of the toy backbone's
+pretraining) are built from an xp.cfg of the same shape through audiocraft's builders, and saved in
+the same format.
 """
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ class Backbone:
 def xp_cfg(mcfg: MusicGenConfig, device: str = "cpu") -> DictConfig:
     """The audiocraft experiment config (the `xp.cfg` of a release) for a backbone built from scratch."""
     codec, lm = mcfg.codec, mcfg.lm
+    if lm_card(mcfg) < 1:  # configs changed in code skip load_config's validation
+        raise ValueError("model.musicgen.codec.bins must be positive")
     cfg = {
         "device": device,
         "dtype": "float32",

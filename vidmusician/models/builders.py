@@ -52,7 +52,7 @@ def build_clip_encoder(ccfg: ClipConfig, device: str = "cpu", seed: int = 0,
 
 
 def build_adapted(backbone: Backbone, mcfg: ModelConfig, seed: int = 0,
-                  from_arch: bool = False) -> VidMusician:
+                  from_arch: bool = False, recorded: ModelConfig | None = None) -> VidMusician:
     """Adapters on a backbone. from_arch: take T5 and the CLIP width from the config's architecture
     fields instead of the pretrained ids (no download, for meta-device builds)."""
     lm = backbone.lm
@@ -74,16 +74,18 @@ def build_adapted(backbone: Backbone, mcfg: ModelConfig, seed: int = 0,
     model = VidMusician(backbone, semantic, rhythm, cross_attention_key=key, cond_dropout=mcfg.cond_dropout,
                         stage2_trains_semantic=mcfg.stage2_trains_semantic,
                         rhythm_context=(rcfg.context_before, rcfg.context_after), semantic_fps=scfg.fps,
-                        config=mcfg)
+                        config=recorded or mcfg)
     model.set_stage(1)
     return model
 
 
 def build_model(mcfg: ModelConfig, device: str = "cpu", seed: int = 0,
-                precision: Precision = Precision.fp32) -> VidMusician:
-    """Backbone (loaded or random, frozen) + adapters, in stage 1, in the precision's layout."""
+                precision: Precision = Precision.fp32, recorded: ModelConfig | None = None) -> VidMusician:
+    """Backbone (loaded or random, frozen) + adapters, in stage 1, in the precision's layout.
+    recorded: the config its checkpoints record, when `mcfg` names this node's copies of the weights
+    (weights.local_models) rather than the models themselves."""
     backbone = load_backbone(mcfg.musicgen, device, seed)
-    model = build_adapted(backbone, mcfg, seed).to(device)
+    model = build_adapted(backbone, mcfg, seed, recorded=recorded).to(device)
     apply_lm_layout(model.lm, precision)
     model.precision = Precision(precision)
     return model

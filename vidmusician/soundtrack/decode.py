@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+
 from vidmusician.config.schema import Config
 from vidmusician.metrics.flow_beats import flow_beats
 from vidmusician.raycluster import node_id

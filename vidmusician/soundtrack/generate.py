@@ -39,7 +39,7 @@ class SoundtrackGenerator:
         self.cfg = cfg
         self.device = device or model_device(cfg.device)
         models = local_models(cfg).model
-        self.model = build_model(models, self.device, cfg.seed, cfg.precision)
+        self.model = build_model(models, self.device, cfg.seed, cfg.precision, recorded=cfg.model)
         self.conditioned = bool(cfg.soundtrack.adapters)
         if self.conditioned:
             self.model = load_adapters(self.model, cfg.soundtrack.adapters, cfg.storage)

@@ -24,7 +24,7 @@ from vidmusician.soundtrack.layout import Layout, adapter_version, model_version
 from vidmusician.soundtrack.review import review_page
 from vidmusician.soundtrack.table import OutcomeWriter, read_outcomes, summarize, to_table
 from vidmusician.soundtrack.write import write_soundtrack
-from vidmusician.storage import ObjectNotFound, Storage, absolute_uri
+from vidmusician.storage import Storage, absolute_uri
 from vidmusician.video.inputs import resolve_inputs
 from vidmusician.video.rows import STATUS_ERROR, STATUS_OK
 
@@ -79,17 +79,6 @@ class Progress:
                   f"{rate * 3600:.0f} videos/hour, eta {eta:.0f} s", flush=True)
 
 
-def write_if_changed(storage: Storage, uri: str, data: bytes) -> bool:
-    """A rerun that changes nothing rewrites nothing."""
-    try:  # one GET: the stored bytes, if any
-        if storage.read_bytes(uri) == data:
-            return False
-    except ObjectNotFound:
-        pass
-    storage.write_bytes(uri, data)
-    return True
-
-
 def run_soundtrack(cfg: Config) -> SoundtrackResult:
     start = time.perf_counter()
     cfg = replace(cfg, output=absolute_uri(cfg.output))  # the paths it prints work from anywhere
@@ -130,7 +119,7 @@ def run_soundtrack(cfg: Config) -> SoundtrackResult:
     table = to_table(rows)
     buf = pa.BufferOutputStream()
     pq.write_table(table, buf)
-    write_if_changed(storage, layout.scores, buf.getvalue().to_pybytes())
-    write_if_changed(storage, layout.review, review_page(rows, layout, cfg.soundtrack.review_sort_key).encode())
+    storage.write_if_changed(layout.scores, buf.getvalue().to_pybytes())
+    storage.write_if_changed(layout.review, review_page(rows, layout, cfg.soundtrack.review_sort_key).encode())
     elapsed = time.perf_counter() - start
     return SoundtrackResult(table, layout, summarize(rows, elapsed, work), work, elapsed)

@@ -13,7 +13,7 @@ import ray
 from ray.train import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
-from vidmusician.config import Config
+from vidmusician.config import Config, dump_config
 from vidmusician.config.validate import TRAIN_STAGES
 from vidmusician.raycluster import init_ray
 from vidmusician.storage import Storage, absolute_uri, join_uri
@@ -119,10 +119,13 @@ def absolute_paths(cfg: Config) -> Config:
 
 def run_training(cfg: Config, log=print) -> TrainResult:
     cfg = absolute_paths(cfg)
+    if cfg.train.stage not in TRAIN_STAGES:  # configs changed in code skip load_config's validation
+        raise ValueError(f"train.stage={cfg.train.stage!r}: expected one of {list(TRAIN_STAGES)}")
     if not cfg.train.features:
         raise ValueError("train.features is required: the extract job's output URI")
     storage = Storage(cfg.storage)
     init_ray(cfg.ray)
+    dump_config(cfg, cfg.output)  # with absolute paths: also for runs started from code (demo, proof)
     data, n_train, n_val = datasets(cfg, storage)
     result = TrainResult(run_name(cfg), videos=(n_train, n_val))
     init = cfg.train.init_adapters

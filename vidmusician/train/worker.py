@@ -121,7 +121,7 @@ def train_stage_worker(config: dict) -> None:
     device = ray.train.torch.get_device()
     torch.manual_seed(cfg.seed + rank)
 
-    model = build_model(local_models(cfg).model, str(device), cfg.seed, cfg.precision)
+    model = build_model(local_models(cfg).model, str(device), cfg.seed, cfg.precision, recorded=cfg.model)
     checkpoint = ray.train.get_checkpoint()
     if checkpoint is None and config.get("init_adapters"):
         load_adapters(model, config["init_adapters"], cfg.storage)
