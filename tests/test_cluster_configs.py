@@ -483,3 +483,28 @@ def test_schema_sources_are_documented():
         crd = load_yaml(SCHEMAS / name)
         assert crd["source"]["repository"] == "ray-project/kuberay"
         assert crd["source"]["commit"] in sources and crd["source"]["path"] in sources
+
+
+def readme_job_commands() -> list[tuple[str, list[str]]]:
+    """Every `python jobs/<name>.py key=value ...` command in the two READMEs (continuation lines
+    joined; inline `code` too): (where, its key=value arguments)."""
+    found = []
+    for path in (REPO / "README.md", CLUSTER / "README.md"):
+        text = re.sub(r"\\\n\s*", " ", path.read_text())
+        for match in re.finditer(r"python (jobs/[a-z_]+\.py)((?: +[^\s`]+)*)", text):
+            args = [re.sub(r"\$\{?\w+\}?", "2026-11-27", a)  # shell variables, as the shell expands them
+                    for a in match.group(2).split() if re.fullmatch(r"[a-z_][a-z0-9_.]*=\S+", a)]
+            found.append((f"{path.name}: {match.group(1)}", args))
+    return found
+
+
+def test_every_readme_command_names_real_config_keys():
+    """README and cluster/README commands load with the config loader: a renamed key fails here."""
+    from vidmusician.config import load_config
+    commands = readme_job_commands()
+    assert len(commands) >= 15 and any("extract.decode_resources.cpu_pool=1" in a for _, a in commands)
+    for where, args in commands:
+        try:
+            load_config(args)
+        except Exception as err:  # noqa: BLE001  (the message says which command)
+            raise AssertionError(f"{where} {' '.join(args)}: {err}") from None
