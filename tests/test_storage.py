@@ -161,6 +161,21 @@ def test_local_failed_write_keeps_old_content_and_no_temp_file(tmp_path):
     assert os.listdir(tmp_path) == ["f.txt"]
 
 
+def test_a_killed_writers_temp_files_are_removed_and_a_live_ones_kept(tmp_path):
+    """A writer killed mid-write leaves its temp file; the next run removes it (its pid is gone)."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    orphan = tmp_path / "a" / "b" / f".vidmusician-tmp-{dead}-0123abcd"
+    live = tmp_path / "a" / f".vidmusician-tmp-{os.getpid()}-4567ef01"
+    for f in (orphan, live):
+        f.write_bytes(b"half a file")
+    storage = Storage()
+    storage.write_text(str(tmp_path / "a" / "done.txt"), "whole")
+    assert storage.remove_orphaned_temps(str(tmp_path)) == 1
+    assert not orphan.exists() and live.exists() and (tmp_path / "a" / "done.txt").read_text() == "whole"
+
+
 def test_local_arrow_fs(tmp_path):
     fs, path = Storage().arrow_fs((tmp_path / "t.parquet").as_uri())
     assert isinstance(fs, pafs.LocalFileSystem) and path == str(tmp_path / "t.parquet")

@@ -40,7 +40,25 @@ MULTIPART_CHUNKSIZE = 16 * 1024 * 1024
 # S3-compatible server (SeaweedFS, MinIO, moto) accepts in signatures.
 DEFAULT_REGION = "us-east-1"
 # Local writes go to a hidden temp file next to the target first; `list` never returns such files.
+# Its name holds the writer's pid, so one left by a killed writer can be told from a live one's.
 _TMP_PREFIX = ".vidmusician-tmp-"
+
+
+def _tmp_path(directory: str) -> str:
+    return os.path.join(directory, f"{_TMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex}")
+
+
+def _writer_alive(tmp_name: str) -> bool:
+    pid = tmp_name[len(_TMP_PREFIX):].split("-", 1)[0]
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 # botocore error codes. HEAD requests have no body, so S3 reports a missing key or bucket as a bare "404".
@@ -150,7 +168,7 @@ def _map_error(uri: str, err: BaseException) -> StorageError:
 def _atomic_local_write(path: str, write: Callable[[BinaryIO], None]) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+    tmp = _tmp_path(directory)
     try:
         with open(tmp, "xb") as f:  # "x": a fresh file with the usual umask-derived permissions
             write(f)
@@ -366,7 +384,7 @@ class Storage:
             bucket, key = self._s3_key(uri)
             directory = os.path.dirname(os.path.abspath(local_path))
             os.makedirs(directory, exist_ok=True)
-            tmp = os.path.join(directory, _TMP_PREFIX + uuid.uuid4().hex)
+            tmp = _tmp_path(directory)
             try:
                 self.client().download_file(bucket, key, tmp, Config=self._transfer_config())
                 os.replace(tmp, local_path)
@@ -405,6 +423,21 @@ class Storage:
                     found += [join_uri(prefix, "" if rel == "." else rel, name)
                               for name in files if not name.startswith(_TMP_PREFIX)]
         return sorted(u for u in found if suffixes is None or u.endswith(suffixes))
+
+    def remove_orphaned_temps(self, prefix: str) -> int:
+        """Deletes the temp files under a local `prefix` that writers killed mid-write left behind
+        (their pid is gone); a live writer's are kept. Returns how many. S3 has none: an unfinished
+        upload never becomes an object."""
+        if self.is_remote(prefix):
+            return 0
+        removed = 0
+        for directory, _, files in os.walk(_local_path(prefix)):
+            for name in files:
+                if name.startswith(_TMP_PREFIX) and not _writer_alive(name):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(os.path.join(directory, name))
+                        removed += 1
+        return removed
 
     @contextlib.contextmanager
     def local_copy(self, uri: str) -> Iterator[str]:

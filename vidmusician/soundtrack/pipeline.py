@@ -90,6 +90,7 @@ def run_soundtrack(cfg: Config) -> SoundtrackResult:
     stamp = {"model": cfg.model.musicgen.pretrained or "random", "model_version": version,
              "adapter_version": adapters, "config_hash": run_config_hash(cfg),
              "run_id": new_run_id()}
+    storage.remove_orphaned_temps(layout.root)  # a killed run's half-written files
     done = read_outcomes(layout.outcomes, storage)
     if cfg.soundtrack.retry_errors:
         done = {k: v for k, v in done.items() if v["status"] != STATUS_ERROR}
