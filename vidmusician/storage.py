@@ -60,6 +60,7 @@ def _writer_alive(tmp_name: str) -> bool:
         return True
     return True
 
+
 _SCHEME_RE = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 # botocore error codes. HEAD requests have no body, so S3 reports a missing key or bucket as a bare "404".
 _HEAD_NOT_FOUND = {"404", "NotFound"}
@@ -382,15 +383,8 @@ class Storage:
                     _atomic_local_write(local_path, lambda f: shutil.copyfileobj(src, f))
                 return
             bucket, key = self._s3_key(uri)
-            directory = os.path.dirname(os.path.abspath(local_path))
-            os.makedirs(directory, exist_ok=True)
-            tmp = _tmp_path(directory)
-            try:
-                self.client().download_file(bucket, key, tmp, Config=self._transfer_config())
-                os.replace(tmp, local_path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.remove(tmp)
+            _atomic_local_write(local_path, lambda f: self.client().download_fileobj(
+                bucket, key, f, Config=self._transfer_config()))
 
     def delete(self, uri: str) -> None:
         """Deletes one object. Deleting a missing object is not an error (as on S3); a missing bucket is."""
