@@ -100,7 +100,7 @@ def main() -> None:
     paths = make_inputs(root, args.copies)
     cfg = load_config(["preset=debug", f"input={root}", f"model.clip.image_size={args.size}", *args.overrides,
                        "extract.window_s=4.0", "extract.hop_s=4.0"])
-    inputs = resolve_inputs(str(root), Storage(), cfg.video.suffixes)
+    inputs = resolve_inputs(str(root), Storage(), cfg.video.suffixes).items
     fps, n = cfg.model.rhythm.fps, len(inputs)
 
     plain_loop(cfg, args.size, inputs[:1])

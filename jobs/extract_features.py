@@ -4,14 +4,16 @@
 
 Writes `<output>/features/part-*.parquet` (one row per training window: CLS tokens, rhythm curve at
 the LM frame rate, EnCodec codes, masks) and `<output>/outcomes.parquet` (exactly one row per input:
-ok with its window count, or error with the reason). Exit 0 when every input has an outcome."""
+ok with its window count, error with the reason, or not done when an infrastructure fault outlasted the
+retries). Exit 0 when every input has a final outcome, 1 when some are not done (rerun the job)."""
 import sys
 
-from vidmusician.cli import EXIT_OK, run_job
+from vidmusician.cli import EXIT_FAILED, EXIT_OK, run_job
 from vidmusician.config import Config
 from vidmusician.extract.pipeline import run_extract
 
-SUMMARY = "Videos -> CPU decode (decord) -> CLIP + EnCodec features -> Parquet feature dataset + outcomes."
+SUMMARY = ("Videos -> CPU decode (PyAV, isolated, window by window) -> CLIP + EnCodec features -> Parquet "
+           "feature dataset + outcomes.")
 
 
 def extract(cfg: Config) -> int:
@@ -20,6 +22,10 @@ def extract(cfg: Config) -> int:
           f"loudness target: {cfg.extract.target_lufs} LUFS")
     result = run_extract(cfg)
     print(f"extract_features -> {cfg.output}\n{result.summary}\noutcomes: {result.outcomes_uri}")
+    if result.not_done:
+        print(f"extract_features: {result.not_done} inputs not done because of infrastructure faults; rerun "
+              "the same command to finish them", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -15,7 +15,8 @@ from model_fixtures import codes_for, conditions, debug_config, fresh_model, per
 from vidmusician.models.backbone import CODEC_FILE, LM_FILE, build_random, load_codec, save_release
 from vidmusician.models.builders import build_clip_encoder, build_model
 from vidmusician.models.builders import build_t5
-from vidmusician.models.checkpoint import load_adapters, read_adapters, save_adapters
+from vidmusician.models.checkpoint import (AdapterMismatch, check_adapters, load_adapters, read_adapters,
+                                           save_adapters)
 from vidmusician.models.vidmusician import is_adapter_param
 
 FRAMES = 24
@@ -115,6 +116,39 @@ def test_adapter_checkpoint_rejects_another_architecture(tmp_path):
         assert "a.safetensors" in str(err)
     else:
         raise AssertionError("loading adapters of another shape must fail")
+
+
+def test_adapters_carry_the_model_they_were_made_for(tmp_path):
+    """Same shapes, another backbone (or rhythm depth): refused before any video, naming the setting;
+    settings that only shape training do not matter."""
+    uri = save_adapters(fresh_model(), str(tmp_path / "a.safetensors"))
+    cfg = debug_config()
+    check_adapters(uri, cfg.model)
+    check_adapters(uri, debug_config("model.cond_dropout=0.5").model)
+    with pytest.raises(AdapterMismatch, match="model.musicgen.pretrained: adapters None, config 'org/other'"):
+        check_adapters(uri, debug_config("model.musicgen.pretrained=org/other").model)
+    with pytest.raises(AdapterMismatch, match="model.rhythm.block_fraction"):
+        load_adapters(fresh_model("model.rhythm.block_fraction=0.5"), uri)  # shapes match: the config does not
+    with pytest.raises(AdapterMismatch, match="no such adapter file"):
+        check_adapters(str(tmp_path / "missing.safetensors"), cfg.model)
+
+
+@pytest.mark.parametrize("case", ["missing", "other-backbone"])
+def test_the_soundtrack_job_refuses_wrong_adapters_with_exit_2(tmp_path, capsys, case):
+    import runpy
+    from pathlib import Path
+
+    from vidmusician.cli import EXIT_BAD_CONFIG, run_job
+
+    uri = str(tmp_path / "a.safetensors")
+    if case == "other-backbone":
+        save_adapters(fresh_model("model.rhythm.block_fraction=0.5"), uri)
+    job = runpy.run_path(str(Path(__file__).parent.parent / "jobs" / "soundtrack.py"))
+    code = run_job("soundtrack", job["SUMMARY"], "", job["soundtrack"], argv=[
+        "preset=debug", f"input={tmp_path}", f"output={tmp_path / 'out'}", f"soundtrack.adapters={uri}"])
+    assert code == EXIT_BAD_CONFIG
+    err = capsys.readouterr().err
+    assert ("no such adapter file" if case == "missing" else "model.rhythm.block_fraction") in err, err
 
 
 def test_parameter_report_matches_the_paper_order_of_magnitude():

@@ -24,7 +24,7 @@ def test_sample_frames_at_fixed_rate_and_size(size):
     video = sample_frames(str(ASSETS / "carphone_pristine.mp4"), fps=25.0, size=size)
     # 29.97 fps source, ~4 s: 25 fps sampling gives ceil(duration * 25) frames.
     assert video.frames.shape[0] == int(np.ceil(video.duration_s * 25 - 1e-9))
-    assert video.frames.shape[1] == size and video.frames.shape[2] >= size and video.frames.dtype == np.uint8
+    assert video.frames.shape[1:] == (size, size, 3) and video.frames.dtype == np.uint8
     assert abs(video.source_fps - 29.97) < 0.01
 
 
@@ -38,8 +38,9 @@ def _windows(video: VideoFrames, window: int, hop: int, fps: float) -> list[np.n
 @pytest.mark.parametrize("hop", [100, 60])
 def test_windowed_decoding_serves_overlaps_from_memory(hop):
     """Windows that overlap the previous one get the same frames as one pass over the video, and on a
-    clip with a single keyframe they cost about one pass: decord would re-decode from the keyframe
-    for every frame behind its position."""
+    clip with a single keyframe they cost about one pass; without the held samples, a window that
+    starts behind the reader's position (hop < window) seeks and re-decodes from the keyframe. The one
+    sample before each window (hop = window) is the frame still shown: no seek either way."""
     path, fps, window = str(ASSETS / "bigbuckbunny.mp4"), 25.0, 100
     whole = VideoFrames(path, 64, threads=1)
     everything = whole.at(np.arange(int(whole.duration_s * fps)) / fps)
@@ -60,7 +61,8 @@ def test_windowed_decoding_serves_overlaps_from_memory(hop):
     one_pass = best_of(lambda: VideoFrames(path, 64, threads=1).at(np.arange(int(whole.duration_s * fps)) / fps))
     windowed = best_of(lambda: _windows(VideoFrames(path, 64, threads=1, keep=window - hop + 1), window, hop, fps))
     seeking = best_of(lambda: _windows(VideoFrames(path, 64, threads=1), window, hop, fps))
-    assert windowed < 1.25 * one_pass < seeking, (windowed, one_pass, seeking)
+    assert windowed < 1.25 * one_pass, (windowed, one_pass)
+    assert (seeking > 1.25 * one_pass) == (hop < window), (seeking, one_pass)
 
 
 def test_undecodable_inputs_raise_a_clear_error(tmp_path):

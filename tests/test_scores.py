@@ -78,10 +78,10 @@ def test_model_scores_are_absent_unless_configured():
         model_scores.build_scorers({"kl": "/weights/kl"})
     with pytest.raises(ValueError, match="has no column"):
         model_scores.register("made-up")
-    model_scores.register("kl")(lambda weights: lambda frames, fps, wav, sr: len(weights))
+    model_scores.register("kl")(lambda weights: lambda features, wav, sr: len(weights))
     try:
         (scorer,) = model_scores.build_scorers({"kl": "/weights/kl"}).values()
-        assert scorer(None, 25.0, None, 16000) == len("/weights/kl")
+        assert scorer(None, None, 16000) == len("/weights/kl")
     finally:
         model_scores._FACTORIES.pop("kl")
     row = to_table([{"video_id": "v", "status": "ok", "onset_f1": 0.5}]).to_pylist()[0]

@@ -24,7 +24,7 @@ from model_fixtures import debug_config
 from test_mux import video_duration, video_packets
 from vidmusician.models.builders import build_model
 from vidmusician.models.checkpoint import save_adapters
-from vidmusician.soundtrack.decode import stage_row
+from vidmusician.soundtrack.prepare import stage_row
 from vidmusician.soundtrack.layout import Layout
 from vidmusician.soundtrack.pipeline import run_soundtrack
 from vidmusician.soundtrack.review import review_page
@@ -88,7 +88,7 @@ def test_one_row_per_input_with_playable_mp4s_and_scores_in_range(first, mixed, 
         assert rows[vid]["status"] == "error" and rows[vid]["reason"].startswith(needle), rows[vid]
         assert rows[vid]["video_uri"] is None and rows[vid]["onset_f1"] is None
     ok = {v: r for v, r in rows.items() if v not in BROKEN}
-    assert dict(first.work) == {"generated": len(ok), "errors": len(BROKEN), "reused": 0, "skipped": 0}
+    assert dict(first.work) == {"generated": len(ok), "errors": len(BROKEN), "reused": 0, "not_done": 0, "skipped": 0}
     for vid, row in ok.items():
         assert row["status"] == "ok" and json.loads(row["meta"]) == {"batch": "night-1"}
         source = str(files[vid])
@@ -123,7 +123,8 @@ def test_a_second_run_writes_nothing_new(first, mixed):
     before = snapshot(storage, first.layout.root)
     again = run_soundtrack(debug_config(*args))
     assert snapshot(storage, first.layout.root) == before
-    assert dict(again.work) == {"generated": 0, "reused": 0, "errors": 0, "skipped": first.table.num_rows}
+    assert dict(again.work) == {"generated": 0, "reused": 0, "errors": 0, "not_done": 0,
+                                "skipped": first.table.num_rows}
     assert again.table.equals(first.table)
 
 
@@ -228,9 +229,9 @@ def test_a_killed_run_resumes_without_redoing_finished_videos(tmp_path):
 
 
 @pytest.mark.timeout(2400)
-def test_a_source_replaced_before_the_write_stage_is_an_error_and_writes_nothing(tmp_path):
+def test_a_source_replaced_before_the_write_stage_is_not_done_and_writes_nothing(tmp_path):
     """The write stage reads the source again to mux it: a different file under the same URI must not
-    be muxed under the decoded content's hash."""
+    be muxed under the decoded content's hash. Not the input's fault: not done, the next run makes it."""
     cfg = debug_config()
     source = tmp_path / "clip.mp4"
     shutil.copy(ASSETS / "bikes.mp4", source)
@@ -239,7 +240,7 @@ def test_a_source_replaced_before_the_write_stage_is_an_error_and_writes_nothing
                     duration_s=10.0, payload=pack(wav=np.zeros(16000, np.float32), sample_rate=np.array(16000)))
     shutil.copy(ASSETS / "carphone_pristine.mp4", source)  # replaced after decoding
     out = write_soundtrack(row, cfg, layout, {"run_id": "r"})
-    assert out["status"] == "error" and out["reason"].startswith("write: the source changed"), out
+    assert out["status"] == "not_done" and out["reason"].startswith("write: the source changed"), out
     assert not (tmp_path / "out").exists()
 
 

@@ -59,9 +59,11 @@ def test_split_is_by_video_and_never_empty():
     assert val != validation_videos(ids, 0.2, seed=1)
     assert len(validation_videos(ids[:3], 0.01, 0)) == 1 and not validation_videos(ids[:1], 0.5, 0)
     batch = {"video_id": np.array(["v000", "v001", "v000", "v002"], dtype=object), "x": np.arange(4)}
-    val_ids = frozenset({"v000"})
-    assert keep_split(batch, val_ids, "val")["x"].tolist() == [0, 2]
-    assert keep_split(batch, val_ids, "train")["x"].tolist() == [1, 3]
+    val_ids, videos = frozenset({"v000"}), frozenset({"v000", "v001", "v002"})
+    assert keep_split(batch, val_ids, "val", videos)["x"].tolist() == [0, 2]
+    assert keep_split(batch, val_ids, "train", videos)["x"].tolist() == [1, 3]
+    # A video without an ok outcome (it failed after some windows were written) is on neither side.
+    assert keep_split(batch, val_ids, "train", frozenset({"v000", "v001"}))["x"].tolist() == [1]
 
 
 def test_schedule_warms_up_then_decays_to_the_floor():

@@ -6,6 +6,8 @@ from typing import Callable
 
 from vidmusician.config import Config, ConfigError, dump_config, help_text, load_config
 from vidmusician.devices import DeviceUnavailable, caused_by_missing_device, check_job_devices
+from vidmusician.faults import InfrastructureFailure
+from vidmusician.storage import StorageError
 from vidmusician.weights import WeightsError, check_weights, location_uri
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
@@ -19,7 +21,8 @@ def run_job(name: str, summary: str, example: str, body: Callable[[Config], int]
     `writes_output`: not fetch_weights nor build_toy_backbone, which write elsewhere) and runs
     `body(cfg)`. A job that `loads_weights` first checks that `weights.location` holds every configured
     model.
-    Exit codes: 0 every input has an outcome, 1 the job itself failed, 2 a bad config or command line."""
+    Exit codes: 0 every input has an outcome, 1 the job itself failed (or stopped on infrastructure
+    faults, or left inputs not done), 2 a bad config or command line."""
     argv = sys.argv[1:] if argv is None else argv
     if any(a in ("-h", "--help") for a in argv):
         print(help_text(name, summary, example))
@@ -41,6 +44,9 @@ def run_job(name: str, summary: str, example: str, body: Callable[[Config], int]
         dump_config(cfg, cfg.output)
     try:
         return body(cfg)
+    except (InfrastructureFailure, StorageError) as err:  # the storage or the cluster, not a bug: one line
+        print(f"{name}: {err}", file=sys.stderr)
+        return EXIT_FAILED
     except Exception as err:
         missing = caused_by_missing_device(err)
         if missing is None:

@@ -111,6 +111,20 @@ def absolute_uri(uri: Optional[str]) -> Optional[str]:
     return os.path.abspath(os.path.expanduser(uri))
 
 
+def uri_problem(uri: object) -> Optional[str]:
+    """Why `uri` cannot name an object (not a string, empty, an unsupported scheme, an S3 URI without
+    a bucket or a key), or None."""
+    if not isinstance(uri, str) or not uri.strip():
+        return f"no URI ({uri!r})"
+    scheme = _scheme(uri)
+    if scheme == "s3":
+        bucket, _, key = uri[len("s3://"):].partition("/")
+        return None if bucket and key and not key.endswith("/") else f"malformed S3 URI {uri!r} (expected s3://bucket/key)"
+    if scheme not in ("", "file"):
+        return f"unsupported URI scheme {scheme!r} in {uri!r} (use a local path, file:// or s3://)"
+    return None
+
+
 def _split_s3(uri: str) -> tuple[str, str]:
     bucket, _, key = uri[len("s3://"):].partition("/")
     if not bucket:

@@ -16,7 +16,8 @@ from vidmusician.config.validate import config_problems
 # Sections that were renamed: a config written for the old tree says where its keys went.
 MOVED_SECTIONS = {"data": " (the `data` section is now `extract`; `data.video_suffixes` and `data.min_duration_s` "
                           "are `video.suffixes` and `video.min_duration_s`; the soundtracking job's decode "
-                          "settings are `soundtrack.decode_num_cpus` and `soundtrack.cpu_resources`)"}
+                          "settings are `soundtrack.decode_num_cpus` and `soundtrack.cpu_resources`)",
+                 "soundtrack.max_duration_s": " (now `video.max_duration_s`, shared by both jobs)"}
 # Keys that pick what to load rather than being part of the tree.
 _META_KEYS = ("preset", "config")
 

@@ -31,6 +31,20 @@ class StorageConfig:
 
 
 @dataclass
+class RetryConfig:
+    """Infrastructure faults on one input (storage, network, out of memory, a lost worker; see
+    vidmusician/faults.py): retried within the run, then recorded as not done for the next run."""
+    # Tries per input and stage, the first included (on top of botocore's own quick retries).
+    attempts: int = 4
+    # Wait before a retry: random, up to backoff_s * 2^try, capped at max_backoff_s.
+    backoff_s: float = 2.0
+    max_backoff_s: float = 60.0
+    # The job stops (exit 1, naming the cause) when this many inputs in a row end not done: an
+    # unreachable bucket would otherwise record every input of the night. 0 never stops.
+    stop_after_not_done: int = 16
+
+
+@dataclass
 class WeightsConfig:
     """Where the pretrained weights come from (vidmusician/weights.py)."""
     # A directory or s3:// prefix holding one folder per hub id (<location>/facebook/musicgen-small/...),
@@ -207,6 +221,17 @@ class VideoConfig:
     suffixes: List[str] = field(default_factory=lambda: [".mp4", ".mov", ".mkv", ".webm", ".avi"])
     # Inputs shorter than this are error rows ("too short").
     min_duration_s: float = 1.0
+    # Inputs longer than this are error rows ("too long"): both jobs decode window by window, so this
+    # bounds the time a video takes, not the memory.
+    max_duration_s: float = 600.0
+    # The decoder runs in a child process (video/isolation.py); one that yields nothing for this long
+    # is killed and the video is an error row ("decoder timed out"), as is one that crashes.
+    decode_timeout_s: float = 120.0
+    # Seconds of frames the decoder hands over at a time: what memory holds of a video.
+    decode_chunk_s: float = 2.0
+    # Test hook only: {text in an input's URI: "hang" | "crash"} makes the decoder process of those
+    # inputs hang or crash, to show the time limit and the isolation on a real run. Empty otherwise.
+    fault_injection: Dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -362,20 +387,25 @@ class SoundtrackConfig:
     # Adapters to load (a training run's export, any URI); null = the base model with null visual
     # conditions, for comparison.
     adapters: Optional[str] = None
-    # Generation actor pool: each actor loads backbone, CLIP and adapters once.
+    # Generation actor pool: each actor loads backbone, CLIP and adapters once, and decodes each video
+    # (its decoder process uses as many FFmpeg threads as the actor has CPUs).
     actors_min: int = 1
     actors_max: int = 1
     num_gpus: float = 0.0
     num_cpus: float = 1.0
     # Extra Ray resources per generation actor (e.g. a custom accelerator resource).
     actor_resources: Dict[str, float] = field(default_factory=dict)
-    # CPU tasks: decode (frames, flow beats) and write (mux, scores) each video.
+    # CPU tasks: prepare (download, hash, probe) and write (mux, scores) each video.
     decode_num_cpus: float = 1.0
     write_num_cpus: float = 1.0
     # Extra Ray resources of those CPU tasks, e.g. {cpu_pool: 1} to keep them on the CPU nodes.
     cpu_resources: Dict[str, float] = field(default_factory=dict)
-    # Inputs longer than this are error rows (their frames would not fit a generation batch).
-    max_duration_s: float = 600.0
+    # The output's video stream is copied when its codec is one of these (an mp4 carries it and the
+    # major browsers play it; its timing and rotation are kept), else re-encoded to H.264 at x264's
+    # constant quality `reencode_crf` and `reencode_preset`, frames upright (vidmusician/mux.py).
+    copy_codecs: List[str] = field(default_factory=lambda: ["h264", "hevc", "av1", "vp9"])
+    reencode_crf: int = 18
+    reencode_preset: str = "medium"
     # Outcomes are flushed to storage every this many videos or seconds (what a killed run keeps).
     flush_every: int = 64
     flush_s: float = 60.0
@@ -399,6 +429,7 @@ class Config:
     # fp32, bf16 or fp16, for generation, features, evaluation and training, on any device.
     precision: Precision = Precision.fp32
     storage: StorageConfig = field(default_factory=StorageConfig)
+    retry: RetryConfig = field(default_factory=RetryConfig)
     weights: WeightsConfig = field(default_factory=WeightsConfig)
     ray: RayConfig = field(default_factory=RayConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

@@ -11,6 +11,8 @@ TRAIN_STAGES = {"1": (1,), "2": (2,), "both": (1, 2)}
 # model.rhythm.reduction -> statistics per frame (models/rhythm.py).
 RHYTHM_REDUCTIONS = {"mean": 1, "mean_max": 2}
 SEPARATIONS = ("none", "demucs")
+# video.fault_injection values (video/isolation.py).
+INJECTED_FAULTS = ("hang", "crash")
 
 
 def config_problems(cfg: Config) -> list[str]:
@@ -32,5 +34,17 @@ def config_problems(cfg: Config) -> list[str]:
     need(ext.separation in SEPARATIONS, f"extract.separation={ext.separation!r}: expected one of {list(SEPARATIONS)}")
     need(ext.separation != "demucs" or bool(ext.separation_model),
          "extract.separation=demucs needs extract.separation_model (a local Demucs checkpoint)")
-    need(bool(cfg.video.suffixes), "video.suffixes is empty: no file would count as a video")
+    vid = cfg.video
+    need(bool(vid.suffixes), "video.suffixes is empty: no file would count as a video")
+    need(0 < vid.min_duration_s <= vid.max_duration_s,
+         f"video.min_duration_s ({vid.min_duration_s}) must be positive and at most video.max_duration_s "
+         f"({vid.max_duration_s})")
+    need(vid.decode_timeout_s > 0 and vid.decode_chunk_s > 0, "video.decode_timeout_s and video.decode_chunk_s "
+                                                              "must be positive")
+    bad = sorted(set(vid.fault_injection.values()) - set(INJECTED_FAULTS))
+    need(not bad, f"video.fault_injection: unknown faults {bad}: expected one of {list(INJECTED_FAULTS)}")
+    retry = cfg.retry
+    need(retry.attempts >= 1, f"retry.attempts={retry.attempts}: at least 1 (the first try)")
+    need(retry.backoff_s >= 0 and retry.max_backoff_s >= 0 and retry.stop_after_not_done >= 0,
+         "retry.backoff_s, retry.max_backoff_s and retry.stop_after_not_done must not be negative")
     return found

@@ -14,16 +14,19 @@ import ray
 from vidmusician.config import Config, config_hash
 from vidmusician.extract.decode import decode_video
 from vidmusician.extract.featurize import WindowFeaturizer
-from vidmusician.extract.shards import outcomes, summarize, write_outcomes, write_shard
+from vidmusician.extract.shards import drop_failed_windows, outcomes, summarize, write_outcomes, write_shard
+from vidmusician.faults import NotDoneStreak
 from vidmusician.raycluster import init_ray
 from vidmusician.storage import Storage
 from vidmusician.video.inputs import resolve_inputs
+from vidmusician.video.rows import STATUS_NOT_DONE
 
 
 @dataclass
 class ExtractResult:
     outcomes: pa.Table
     outcomes_uri: str
+    not_done: int           # inputs an infrastructure fault left for the next run
     summary: str
     elapsed_s: float
 
@@ -55,8 +58,13 @@ def run_extract(cfg: Config) -> ExtractResult:
     storage = Storage(cfg.storage)
     inputs = resolve_inputs(cfg.input, storage, cfg.video.suffixes)
     init_ray(cfg.ray)
-    summaries = build_dataset(cfg, inputs).take_all() if inputs else []
-    table = outcomes(inputs, summaries)
+    summaries, streak = [], NotDoneStreak(cfg.retry)
+    for row in build_dataset(cfg, inputs.items).iter_rows() if inputs.items else []:
+        summaries.append(row)
+        streak.update(row["status"] == STATUS_NOT_DONE, row["reason"])  # stops a run the storage fails
+    table = outcomes(inputs.items, summaries, inputs.rejected)
+    drop_failed_windows(summaries, table, storage)  # before the outcomes: they commit the dataset
     uri = write_outcomes(table, cfg.output, storage)
     elapsed = time.perf_counter() - start
-    return ExtractResult(table, uri, summarize(table, elapsed), elapsed)
+    not_done = table.column("status").to_pylist().count(STATUS_NOT_DONE)
+    return ExtractResult(table, uri, not_done, summarize(table, elapsed), elapsed)

@@ -40,8 +40,39 @@ def visual_impulse(directo: np.ndarray) -> np.ndarray:
     return np.concatenate([[0.0], flux])
 
 
+class FlowImpulse:
+    """The visual impulse of a video fed chunk by chunk (consecutive frames): the same values as
+    `visual_impulse(directogram(grey_frames(all frames)))`, holding one grey frame and one directogram
+    column between chunks instead of the whole video."""
+
+    def __init__(self, size: int, bins: int):
+        self.size, self.bins = size, bins
+        self.last_grey: np.ndarray | None = None
+        self.last_column: np.ndarray | None = None
+
+    def update(self, frames: np.ndarray) -> np.ndarray:
+        """The impulse at each frame of the chunk."""
+        if not len(frames):
+            return np.zeros(0)
+        grey = grey_frames(frames, self.size)
+        first = self.last_grey is None
+        columns = directogram(grey if first else np.concatenate([self.last_grey[None], grey]), self.bins)
+        self.last_grey = grey[-1]
+        if not len(columns):  # the video's first frame alone
+            return np.zeros(len(frames))
+        previous = columns[:1] if self.last_column is None else self.last_column[None]
+        flux = np.abs(np.diff(columns, axis=0, prepend=previous)).sum(axis=1)
+        self.last_column = columns[-1]
+        return np.concatenate([[0.0], flux]) if first else flux
+
+
+def flow_beats_of_impulse(impulse: np.ndarray, fps: float) -> np.ndarray:
+    """Times (s) of the visual beats of an impulse sampled at `fps`."""
+    if len(impulse) < 3:
+        return np.zeros(0)
+    return pick_beats(impulse, fps)
+
+
 def flow_beats(frames: np.ndarray, fps: float, size: int, bins: int) -> np.ndarray:
     """Times (s) of the visual beats of frames sampled at `fps`."""
-    if len(frames) < 3:
-        return np.zeros(0)
-    return pick_beats(visual_impulse(directogram(grey_frames(frames, size), bins)), fps)
+    return flow_beats_of_impulse(FlowImpulse(size, bins).update(frames), fps)

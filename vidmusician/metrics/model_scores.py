@@ -13,7 +13,9 @@ MODEL_SCORE_COLUMNS = ("fad", "kl", "imagebind")
 
 
 class ModelScorer(Protocol):
-    def __call__(self, frames: np.ndarray, fps: float, wav: np.ndarray, sr: int) -> float: ...
+    """features: the video's VideoFeatures (CLIP CLS tokens at the semantic rate, the rhythm curve);
+    the frames themselves are never held whole (see soundtrack/generate.py)."""
+    def __call__(self, features, wav: np.ndarray, sr: int) -> float: ...
 
 
 _FACTORIES: dict[str, Callable[[str], ModelScorer]] = {}

@@ -11,7 +11,14 @@ from safetensors.torch import save as save_safetensors
 
 from vidmusician.config.schema import ModelConfig, StorageConfig
 from vidmusician.models.vidmusician import VidMusician, is_adapter_param
-from vidmusician.storage import Storage
+from vidmusician.storage import ObjectNotFound, Storage
+
+# Model settings that shape training only: adapters trained with other values fit any model.
+TRAINING_ONLY = ("cond_dropout", "stage2_trains_semantic")
+
+
+class AdapterMismatch(ValueError):
+    """Adapters made for another model (another backbone, encoder or adapter architecture)."""
 
 CONFIG_KEY = "vidmusician.model_config"
 STAGE_KEY = "vidmusician.stage"
@@ -45,9 +52,43 @@ def read_adapters(uri: str, storage: StorageConfig | None = None) -> tuple[dict,
     return load_safetensors(blob), mcfg, int(meta.get(STAGE_KEY, "1"))
 
 
+def _flat(tree: dict, prefix: str = "model") -> dict[str, object]:
+    out = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f"{prefix}.{key}") if isinstance(value, dict) else {f"{prefix}.{key}": value})
+    return out
+
+
+def config_differences(recorded: ModelConfig, configured: ModelConfig) -> list[str]:
+    """Each model setting (dotted key) where adapters' recorded config and the configured one differ."""
+    a, b = (_flat(OmegaConf.to_container(OmegaConf.structured(c), resolve=True)) for c in (recorded, configured))
+    skip = {f"model.{k}" for k in TRAINING_ONLY}
+    return [f"{k}: adapters {a.get(k)!r}, config {b.get(k)!r}" for k in sorted(set(a) | set(b))
+            if k not in skip and a.get(k) != b.get(k)]
+
+
+def check_adapters(uri: str, configured: ModelConfig, storage: StorageConfig | None = None) -> None:
+    """Raises AdapterMismatch when the file is missing, is not an adapter checkpoint, or was made for
+    another model than `configured` (every setting but the training-only ones must agree)."""
+    try:
+        _, recorded, _ = read_adapters(uri, storage)
+    except ObjectNotFound:
+        raise AdapterMismatch(f"{uri}: no such adapter file") from None
+    except ValueError as err:
+        raise AdapterMismatch(str(err)) from None
+    differences = config_differences(recorded, configured)
+    if differences:
+        raise AdapterMismatch(f"{uri}: adapters made for another model ({len(differences)} settings differ: "
+                              + "; ".join(differences[:4]) + ")")
+
+
 def load_adapters(model: VidMusician, uri: str, storage: StorageConfig | None = None) -> VidMusician:
-    """Loads adapter weights onto a model built on the same base; every adapter key must match."""
-    state, _, stage = read_adapters(uri, storage)
+    """Loads adapter weights onto a model built from the same model config (checked, training-only
+    settings aside); every adapter key must match."""
+    state, recorded, stage = read_adapters(uri, storage)
+    differences = config_differences(recorded, model.config)
+    if differences:
+        raise AdapterMismatch(f"{uri}: adapters made for another model: " + "; ".join(differences[:4]))
     expected = model.adapter_state_dict()
     missing, unexpected = set(expected) - set(state), set(state) - set(expected)
     reshaped = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)

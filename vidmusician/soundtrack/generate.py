@@ -1,9 +1,12 @@
 """Generation stage: an actor that loads the backbone, CLIP, the adapters (and any configured
 model-based scorers) once, then per batch of videos computes their features and makes their music
-together (batched CFG, sliding windows; see models/generation.py). Plain PyTorch; Ray's actor pool
-calls it on batches of rows."""
+together (batched CFG, sliding windows; see models/generation.py). Each video is decoded here, in the
+isolated decoder process, chunk by chunk straight into the encoder: memory holds a chunk of frames,
+never a whole video, and nothing large crosses the object store. Plain PyTorch; Ray's actor pool calls
+it on batches of rows."""
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 
@@ -11,15 +14,18 @@ import numpy as np
 
 from vidmusician.config.schema import Config
 from vidmusician.devices import model_device, set_torch_threads
+from vidmusician.faults import failure, retrying
+from vidmusician.metrics.flow_beats import flow_beats_of_impulse
 from vidmusician.metrics.model_scores import build_scorers
 from vidmusician.models.builders import build_clip_encoder, build_model
 from vidmusician.models.checkpoint import load_adapters
 from vidmusician.models.generation import VideoFeatures, soundtrack
 from vidmusician.models.sampling import derive_seed
 from vidmusician.raycluster import node_id
-from vidmusician.video.errors import error_reason
-from vidmusician.video.features import video_features
-from vidmusician.video.rows import STATUS_ERROR, STATUS_OK, pack, unpack
+from vidmusician.storage import Storage, StorageError
+from vidmusician.video.decoding import isolated_chunks
+from vidmusician.video.features import StreamingFeatures
+from vidmusician.video.rows import STATUS_OK, pack
 from vidmusician.weights import local_models
 
 
@@ -46,9 +52,22 @@ class SoundtrackGenerator:
         self.model.eval()
         self.encoder = build_clip_encoder(models.clip, self.device, cfg.seed, cfg.precision)
         self.scorers = build_scorers(cfg.soundtrack.scores.model_scores)
+        self.storage = Storage(cfg.storage)
 
-    def features(self, frames: np.ndarray, duration_s: float) -> VideoFeatures:
-        return video_features(self.encoder, frames, duration_s, self.cfg.model, self.model.frame_rate)
+    def features(self, uri: str) -> tuple[VideoFeatures, np.ndarray]:
+        """The video's features and its flow beats, decoded chunk by chunk in the isolated decoder."""
+        cfg, scfg = self.cfg, self.cfg.soundtrack.scores
+        fps = cfg.model.rhythm.fps
+        with self.storage.local_copy(uri) as path, contextlib.closing(isolated_chunks(
+                path, uri, self.encoder.image_size, cfg.soundtrack.num_cpus, fps, cfg.video, scfg.flow_size,
+                scfg.flow_bins)) as chunks:
+            probe = next(chunks)
+            stream, impulse = StreamingFeatures(self.encoder, cfg.model), []
+            for chunk in chunks:
+                stream.add(chunk.frames)
+                impulse.append(chunk.impulse)
+        return (stream.result(probe.duration_s, self.model.frame_rate),
+                flow_beats_of_impulse(np.concatenate(impulse), fps))
 
     def music(self, feats: list[VideoFeatures], hashes: list[str]) -> list[np.ndarray]:
         # A seed per video from its content: its music does not depend on its batch-mates, so a rerun
@@ -60,16 +79,18 @@ class SoundtrackGenerator:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rows = [{k: batch[k][i] for k in batch} for i in range(len(batch["video_id"]))]
-        todo = [r for r in rows if r["status"] == STATUS_OK and not r["reused"]]
+        todo = [r for r in rows if r["status"] == STATUS_OK and not r["reused"] and not r["duplicate_of"]]
         here = node_id()
         inputs = []
         for row in todo:
             start = time.perf_counter()
             try:
-                data = unpack(row["payload"])
-                inputs.append((row, data, self.features(data["frames"], float(row["duration_s"]))))
-            except Exception as err:  # one bad video is one error row
-                row.update(status=STATUS_ERROR, reason=error_reason(err, stage="features"), payload=b"")
+                feats, beats = retrying(lambda: self.features(row["uri"]), self.cfg.retry)
+                inputs.append((row, beats, feats))
+            except StorageError as err:  # reading the input again
+                row["status"], row["reason"] = failure(err, row["uri"])
+            except Exception as err:  # one bad video is one error row (or not done, for the next run)
+                row["status"], row["reason"] = failure(err, row["uri"], stage="decode")
             row.update(features_s=time.perf_counter() - start, generate_node=here)
         if inputs:
             self._generate(inputs)
@@ -84,27 +105,26 @@ class SoundtrackGenerator:
                 self._generate_one(item)
             return
         total = sum(f.duration_s for _, _, f in inputs)
-        for (row, data, feats), wav in zip(inputs, waves):
+        for (row, beats, feats), wav in zip(inputs, waves):
             # The batch's time is shared by seconds of music.
             share = (time.perf_counter() - start) * feats.duration_s / max(total, 1e-9)
-            self._finish(row, data, feats, wav, share)
+            self._finish(row, beats, feats, wav, share)
 
     def _generate_one(self, item) -> None:
-        row, data, feats = item
+        row, beats, feats = item
         start = time.perf_counter()
         try:
             wav = self.music([feats], [row["content_hash"]])[0]
-        except Exception as err:
-            row.update(status=STATUS_ERROR, reason=error_reason(err, stage="generation"), payload=b"",
-                       generate_s=time.perf_counter() - start)
+        except Exception as err:  # out of memory alone is not done (the next run tries again)
+            row["status"], row["reason"] = failure(err, stage="generation")
+            row.update(payload=b"", generate_s=time.perf_counter() - start)
             return
-        self._finish(row, data, feats, wav, time.perf_counter() - start)
+        self._finish(row, beats, feats, wav, time.perf_counter() - start)
 
-    def _finish(self, row: dict, data: dict, feats: VideoFeatures, wav: np.ndarray, seconds: float) -> None:
+    def _finish(self, row: dict, beats: np.ndarray, feats: VideoFeatures, wav: np.ndarray, seconds: float) -> None:
         sr = self.model.sample_rate
-        model_scores = {name: float(score(data["frames"], self.cfg.model.rhythm.fps, wav, sr))
-                        for name, score in self.scorers.items()}
+        model_scores = {name: float(score(feats, wav, sr)) for name, score in self.scorers.items()}
         row.update(generate_s=seconds, payload=pack(
             wav=wav, sample_rate=np.array(sr), curve=feats.rhythm.numpy().astype(np.float32),
-            curve_rate=np.array(self.model.frame_rate), flow_beats=data["flow_beats"],
+            curve_rate=np.array(self.model.frame_rate), flow_beats=beats.astype(np.float64),
             model_scores=np.array(json.dumps(model_scores))))

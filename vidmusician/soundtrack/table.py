@@ -10,7 +10,7 @@ import pyarrow as pa
 from vidmusician.metrics.model_scores import MODEL_SCORE_COLUMNS
 from vidmusician.storage import Storage, join_uri
 from vidmusician.video.errors import error_reason_kind
-from vidmusician.video.rows import STATUS_ERROR, STATUS_OK
+from vidmusician.video.rows import STATUS_ERROR, STATUS_NOT_DONE, STATUS_OK
 
 TIMINGS = ("decode_s", "features_s", "generate_s", "write_s")
 COUNTS = ("visual_beats", "flow_beats", "music_onsets")
@@ -23,6 +23,8 @@ MEAN_SCORES = ("onset_f1", "onset_f1_flow", "beats_hit", "beats_coverage", "beat
 SCHEMA = pa.schema(
     [("video_id", pa.string()), ("source_uri", pa.string()), ("meta", pa.string()), ("status", pa.string()),
      ("reason", pa.string()), ("content_hash", pa.string()), ("duration_s", pa.float64()),
+     ("video_codec", pa.string()), ("rotation", pa.int64()), ("has_audio", pa.bool_()),
+     ("video_output", pa.string()), ("duplicate_of", pa.string()),
      ("music_s", pa.float64()), ("music_uri", pa.string()), ("video_uri", pa.string()),
      ("model", pa.string()), ("model_version", pa.string()), ("adapter_version", pa.string()),
      ("config_hash", pa.string()), ("run_id", pa.string()), ("reused", pa.bool_())]
@@ -77,14 +79,16 @@ def summarize(rows: list[dict], elapsed_s: float, work: Counter) -> str:
     """The one-screen summary: outcomes, errors by reason, hours of music, throughput, mean scores."""
     ok = [r for r in rows if r["status"] == STATUS_OK]
     errors = Counter(error_reason_kind(r["reason"]) for r in rows if r["status"] == STATUS_ERROR)
+    not_done = Counter(error_reason_kind(r["reason"]) for r in rows if r["status"] == STATUS_NOT_DONE)
     hours = sum(r["music_s"] or 0.0 for r in ok) / 3600
     made = work["generated"] + work["reused"] + work["errors"]
     per_hour = made / elapsed_s * 3600 if elapsed_s > 0 else float("nan")
-    lines = [f"videos {len(rows)}: ok {len(ok)}, error {len(rows) - len(ok)}",
+    lines = [f"videos {len(rows)}: ok {len(ok)}, error {sum(errors.values())}, not done {sum(not_done.values())}",
              f"this run: generated {work['generated']}, reused by content hash {work['reused']}, "
-             f"errors {work['errors']}, already done {work['skipped']}",
+             f"errors {work['errors']}, not done {work['not_done']}, already done {work['skipped']}",
              f"music {hours:.4f} h; {made} videos in {elapsed_s:.1f} s = {per_hour:.0f} videos/hour"]
     lines += [f"  error: {n} x {reason}" for reason, n in errors.most_common()]
+    lines += [f"  not done (the next run retries): {n} x {reason}" for reason, n in not_done.most_common()]
     lines.append("mean scores (ok videos): " + ", ".join(f"{k} {_mean(ok, k):.3f}" for k in MEAN_SCORES)
                  + f", tempo {_mean(ok, 'tempo_bpm'):.1f} bpm")
     return "\n".join(lines)

@@ -14,8 +14,9 @@ Encoding choices:
 from __future__ import annotations
 
 import io
+import struct
 from fractions import Fraction
-from typing import BinaryIO, Union
+from typing import BinaryIO, Optional, Sequence, Union
 
 import av
 import numpy as np
@@ -30,30 +31,77 @@ GOP_S = 0.5  # longest distance between keyframes
 Source = Union[str, BinaryIO]
 
 
+# Time base of variable-frame-rate encodes (MPEG's 90 kHz clock).
+VFR_CLOCK = 90000
+
+
 def encode_mp4(frames: np.ndarray, fps: int, crf: int, audio: np.ndarray | None = None,
                sample_rate: int | None = None, audio_bitrate: int = 96000) -> bytes:
     """Encodes RGB frames (N, H, W, 3) uint8 and an optional mono float audio track into mp4 bytes."""
+    gop = max(1, int(round(GOP_S * fps)))
+    return encode_video(frames, fps, VIDEO_CODEC, "mp4", {"crf": str(crf), "preset": X264_PRESET, "bf": "0",
+                                                          "g": str(gop)},
+                        audio=audio, sample_rate=sample_rate, audio_bitrate=audio_bitrate)
+
+
+def encode_video(frames: np.ndarray, fps: int, codec: str, container: str, options: dict | None = None,
+                 pix_fmt: str = PIX_FMT, times_s: Optional[Sequence[float]] = None,
+                 audio: np.ndarray | None = None, sample_rate: int | None = None,
+                 audio_bitrate: int = 96000, container_options: dict | None = None,
+                 path: str | None = None) -> bytes:
+    """RGB frames (N, H, W, 3) uint8 in any codec and container FFmpeg writes (the odd uploads of the
+    tests: HEVC, AV1, VP8/9, ProRes...). Frame i is shown at i / fps, or at `times_s[i]` (a variable
+    frame rate, on a 90 kHz clock); an optional mono float audio track (AAC). container_options: the
+    muxer's, e.g. {"movflags": "frag_keyframe+empty_moov"} for a fragmented mp4, or "faststart" (the
+    index first, as web uploads have it: that one rewrites a real file, so give `path`)."""
     n, height, width, _ = frames.shape
     if height % 2 or width % 2:
-        raise ValueError(f"yuv420p needs even frame sizes, got {width}x{height}")
+        raise ValueError(f"4:2:x pixel formats need even frame sizes, got {width}x{height}")
+    clock = Fraction(1, fps) if times_s is None else Fraction(1, VFR_CLOCK)
+    pts = list(range(n)) if times_s is None else [round(t * VFR_CLOCK) for t in times_s]
     buf = io.BytesIO()
-    with av.open(buf, mode="w", format="mp4") as out:
-        vs = out.add_stream(VIDEO_CODEC, rate=fps)
-        vs.width, vs.height, vs.pix_fmt = width, height, PIX_FMT
-        vs.time_base = Fraction(1, fps)
-        gop = max(1, int(round(GOP_S * fps)))
-        vs.options = {"crf": str(crf), "preset": X264_PRESET, "bf": "0", "g": str(gop)}
+    with av.open(path or buf, mode="w", format=container, options=container_options or {}) as out:
+        vs = out.add_stream(codec, rate=fps)
+        vs.width, vs.height, vs.pix_fmt = width, height, pix_fmt
+        vs.time_base = vs.codec_context.time_base = clock
+        vs.options = dict(options or {})
         if audio is not None:
             aus = add_aac_stream(out, sample_rate, audio_bitrate)
-        for i, rgb in enumerate(frames):
+        for rgb, t in zip(frames, pts):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            frame.pts = i
+            frame.pts, frame.time_base = t, clock
             out.mux(vs.encode(frame))
         out.mux(vs.encode(None))
         if audio is not None:
             for packet in encode_audio(aus, audio, sample_rate):
                 out.mux(packet)
+    if path:
+        with open(path, "rb") as f:
+            return f.read()
     return buf.getvalue()
+
+
+# mp4 'tkhd' box: after its 8-byte header, version (1) and flags (3), then the times, track id and
+# duration (20 bytes in version 0, 32 in version 1), 8 reserved bytes, layer, alternate group, volume
+# and 2 reserved bytes (8), then the 3x3 display matrix (9 x int32) and the track's width and height.
+_TKHD_TIMES = {0: 20, 1: 32}
+
+
+def set_mp4_rotation(data: bytes, degrees: int) -> bytes:
+    """The mp4 with the display matrix of its video track(s) set to a rotation, as phones record
+    portrait video: the pictures stay stored as they were, players turn them (`degrees` counter-
+    clockwise as FFmpeg reports it: a phone's portrait clip is -90)."""
+    cos, sin = {0: (1, 0), 90: (0, 1), 180: (-1, 0), -90: (0, -1), 270: (0, -1)}[degrees]
+    # ISO/IEC 14496-12 matrix {a, b, u, c, d, v, x, y, w}: a-d, x, y in 16.16 fixed point, u, v, w 2.30.
+    # FFmpeg's av_display_rotation_get reads the angle as atan2(b, a) of the transposed matrix.
+    matrix = [cos, -sin, 0, sin, cos, 0, 0, 0, 1]
+    packed = struct.pack(">9i", *[int(v * (1 << 30 if k in (2, 5, 8) else 1 << 16)) for k, v in enumerate(matrix)])
+    out, at = bytearray(data), 0
+    while (at := out.find(b"tkhd", at + 1)) > 0:
+        matrix_at = at + 8 + _TKHD_TIMES[out[at + 4]] + 16
+        if struct.unpack(">I", out[matrix_at + 36:matrix_at + 40])[0]:  # a visual track has a width
+            out[matrix_at:matrix_at + 36] = packed
+    return bytes(out)
 
 
 def _open(source: Source | bytes):

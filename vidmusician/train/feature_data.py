@@ -42,10 +42,14 @@ def validation_videos(video_ids: list[str], fraction: float, seed: int) -> set[s
     return set(ids[:max(0, count)])
 
 
-def keep_split(batch: dict[str, np.ndarray], val_ids: frozenset, side: str) -> dict[str, np.ndarray]:
-    """Ray Data map_batches filter: the rows of one side of the split."""
+def keep_split(batch: dict[str, np.ndarray], val_ids: frozenset, side: str,
+               videos: frozenset) -> dict[str, np.ndarray]:
+    """Ray Data map_batches filter: the rows of one side of the split, of the dataset's `videos` only
+    (the outcomes table is what commits a video: a video that failed after some of its windows were
+    written has windows in the shards but an error outcome)."""
     is_val = np.array([v in val_ids for v in batch["video_id"]], dtype=bool)
-    keep = is_val if side == VAL else ~is_val
+    known = np.array([v in videos for v in batch["video_id"]], dtype=bool)
+    keep = known & (is_val if side == VAL else ~is_val)
     return {k: v[keep] for k, v in batch.items()}
 
 
@@ -60,7 +64,9 @@ def tensor_columns(table: pa.Table, columns) -> dict[str, np.ndarray]:
 
 def read_windows(features_uri: str, storage: Storage, columns) -> tuple[list[str], dict[str, np.ndarray]]:
     """Every window of the dataset in memory (video ids, columns): the plain loop and the benchmarks."""
+    videos = frozenset(dataset_videos(features_uri, storage))
     tables = [storage.read_parquet(u) for u in feature_shards(features_uri, storage)]
-    parts = [tensor_columns(t, columns) for t in tables]
-    ids = [v for t in tables for v in t.column("video_id").to_pylist()]
+    parts = [keep_split({"video_id": np.array(t.column("video_id").to_pylist(), dtype=object),
+                         **tensor_columns(t, columns)}, frozenset(), TRAIN, videos) for t in tables]
+    ids = [v for p in parts for v in p["video_id"]]
     return ids, {c: np.concatenate([p[c] for p in parts]) for c in columns}

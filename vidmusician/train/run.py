@@ -70,7 +70,8 @@ def datasets(cfg: Config, storage: Storage) -> tuple[dict[str, ray.data.Dataset]
     fs, _ = storage.arrow_fs(features)
     paths = [storage.arrow_fs(u)[1] for u in feature_shards(features, storage)]
     ds = ray.data.read_parquet(paths, filesystem=fs).select_columns(["video_id", *TRAIN_COLUMNS])
-    split = {side: ds.map_batches(keep_split, fn_kwargs={"val_ids": val_ids, "side": side}, batch_format="numpy")
+    split = {side: ds.map_batches(keep_split, fn_kwargs={"val_ids": val_ids, "side": side,
+                                                         "videos": frozenset(videos)}, batch_format="numpy")
              for side in (TRAIN, VAL)}
     # Validation is small and read by every worker each time: read it once.
     split[VAL] = split[VAL].materialize()

@@ -28,3 +28,4 @@ def error_reason(err: Exception, uri: str = "", stage: str = "") -> str:
 def error_reason_kind(reason: str) -> str:
     """A short class of an error reason, for the summary's 'errors by reason'."""
     return reason.split(" (", 1)[0][:60]
+

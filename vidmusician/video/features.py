@@ -14,7 +14,7 @@ from vidmusician.models.clip_encoder import ClipEncoder
 from vidmusician.models.generation import VideoFeatures
 from vidmusician.models.rhythm import patch_change_curve, resample_curve
 from vidmusician.storage import Storage
-from vidmusician.video.frames import sample_frames
+from vidmusician.video.frames import VideoFrames, sample_times
 
 
 def semantic_indices(num_frames: int, rhythm_fps: float, semantic_fps: float) -> np.ndarray:
@@ -36,6 +36,43 @@ def clip_features(encoder: ClipEncoder, frames: np.ndarray, mcfg: ModelConfig, f
     return cls[torch.from_numpy(idx)], resample_curve(curve, mcfg.rhythm.fps, frame_rate, num_lm_frames)
 
 
+class StreamingFeatures:
+    """Whole-video features from its frames fed chunk by chunk (consecutive samples at the rhythm
+    rate): the same values as one `clip_features` call on all of them, holding only the last frame's
+    patch tokens and the small per-video results (CLS tokens at the semantic rate, the change curve)."""
+
+    def __init__(self, encoder: ClipEncoder, mcfg: ModelConfig, batch_size: int = 256):
+        self.encoder, self.mcfg, self.batch_size = encoder, mcfg, batch_size
+        self.count = 0
+        self.last_patches: torch.Tensor | None = None
+        self.last_cls: torch.Tensor | None = None
+        self.curves: list[torch.Tensor] = []
+        self.cls: list[torch.Tensor] = []
+
+    def _semantic_index(self, k: int) -> int:
+        # As semantic_indices computes it (numpy's rounding, float64), for the same frames.
+        return int(np.round(np.float64(k) / self.mcfg.semantic.fps * self.mcfg.rhythm.fps))
+
+    def add(self, frames: np.ndarray) -> None:
+        out = self.encoder(torch.from_numpy(frames), batch_size=self.batch_size)
+        first = self.last_patches is None
+        patches = out.patches if first else torch.cat([self.last_patches, out.patches])
+        curve = patch_change_curve(patches, self.mcfg.rhythm.reduction)
+        self.curves.append(curve if first else curve[1:])
+        while (index := self._semantic_index(len(self.cls))) < self.count + len(frames):
+            self.cls.append(out.cls[index - self.count])
+        self.last_patches, self.last_cls = out.patches[-1:], out.cls[-1]
+        self.count += len(frames)
+
+    def result(self, duration_s: float, frame_rate: float) -> VideoFeatures:
+        """The rhythm curve covering the whole duration at the LM frame rate, and the CLS tokens."""
+        needed = len(semantic_indices(self.count, self.mcfg.rhythm.fps, self.mcfg.semantic.fps))
+        cls = self.cls + [self.last_cls] * (needed - len(self.cls))  # the last samples clamp to the last frame
+        rhythm = resample_curve(torch.cat(self.curves), self.mcfg.rhythm.fps, frame_rate,
+                                math.ceil(duration_s * frame_rate))
+        return VideoFeatures(cls=torch.stack(cls).cpu(), rhythm=rhythm.cpu(), duration_s=duration_s)
+
+
 def video_features(encoder: ClipEncoder, frames: np.ndarray, duration_s: float, mcfg: ModelConfig,
                    frame_rate: float) -> VideoFeatures:
     """Whole-video features: rhythm curve covering the whole duration."""
@@ -44,8 +81,14 @@ def video_features(encoder: ClipEncoder, frames: np.ndarray, duration_s: float, 
 
 
 def uri_features(encoder: ClipEncoder, uri: str, mcfg: ModelConfig, frame_rate: float,
-                 storage: Storage) -> VideoFeatures:
-    """Whole-video features of the video at `uri` (local or s3://), decoded at the rhythm rate."""
+                 storage: Storage, chunk: int = 50) -> VideoFeatures:
+    """Whole-video features of the video at `uri` (local or s3://), decoded at the rhythm rate `chunk`
+    samples at a time."""
     with storage.local_copy(uri) as path:
-        video = sample_frames(path, mcfg.rhythm.fps, encoder.image_size)
-    return video_features(encoder, video.frames, video.duration_s, mcfg, frame_rate)
+        video = VideoFrames(path, encoder.image_size)
+        times = sample_times(video.duration_s, mcfg.rhythm.fps)
+        stream = StreamingFeatures(encoder, mcfg)
+        for start in range(0, len(times), chunk):
+            stream.add(video.at(times[start:start + chunk]))
+        video.close()
+    return stream.result(video.duration_s, frame_rate)

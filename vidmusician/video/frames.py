@@ -1,18 +1,29 @@
-"""Opening and sampling a video, for both pipelines: frames sampled at fixed rates, decoded by decord
-straight to the encoder's input size (full-resolution frames are never held)."""
+"""Opening and sampling a video, for both pipelines, with PyAV (FFmpeg's own libraries).
+
+Frame k of a sampling at `fps` is the frame the viewer sees at k / fps: the last frame whose
+presentation timestamp is at or before that time. Timestamps come from the stream, not from an
+average frame rate, so variable-frame-rate clips (phones, screen recorders) stay in sync with what is
+shown. Frames are turned upright by the stream's display matrix (phones store portrait video as
+rotated landscape) and scaled to size x size straight from the decoder; full-resolution frames are
+never held. The reader goes forward only; samples behind its position come from the last `keep`
+samples or, failing that, a seek."""
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Iterator, Optional
 
+import av
 import numpy as np
 
 from vidmusician.video.errors import InputError
 
-
-# decord 0.6 fails ("Check failed: from_size") when scaling to a width that is not a multiple of 32
-# (16, 24, 48, 72, 336 ...): decode to the next such width; the encoder resizes the rest of the way.
-DECORD_WIDTH_MULTIPLE = 32
+# Two timestamps closer than this are the same instant (timestamps are rationals rounded to floats).
+TIME_EPS_S = 1e-6
+# Frames that stop more than this before a sample time (past the last frame's own duration) mean a
+# truncated or damaged file, not a still picture: the file promised more.
+MISSING_TAIL_S = 0.5
+RGB = "rgb24"
 
 
 class DecodeError(InputError):
@@ -21,7 +32,7 @@ class DecodeError(InputError):
 
 @dataclass
 class SampledVideo:
-    frames: np.ndarray   # [N, size, width, 3] uint8 (width: size rounded up for decord), frame k at k / fps
+    frames: np.ndarray   # [N, size, size, 3] uint8, frame k shown at k / fps
     fps: float
     duration_s: float
     source_fps: float
@@ -35,47 +46,128 @@ def _first_line(err: Exception) -> str:
     return str(err).splitlines()[0][:200] if str(err) else type(err).__name__
 
 
+def _seconds(value: Optional[int], time_base) -> Optional[float]:
+    return None if value is None or time_base is None else float(value * time_base)
+
+
+def stream_duration(container, stream) -> float:
+    """Seconds from the stream's first frame to the end of its last: the stream's own duration, else
+    the container's, else the packets' (a fragmented or streamed file may record neither)."""
+    duration = _seconds(stream.duration, stream.time_base)
+    if not duration and container.duration:
+        duration = container.duration / av.time_base
+    if duration:
+        return duration
+    start = _seconds(stream.start_time, stream.time_base) or 0.0
+    end = 0.0
+    for packet in container.demux(stream):
+        if packet.pts is not None:
+            end = max(end, float((packet.pts + (packet.duration or 0)) * packet.time_base) - start)
+    container.seek(0, stream=stream)
+    return end
+
+
+def upright(image: np.ndarray, rotation: int) -> np.ndarray:
+    """The image as displayed: PyAV's `rotation` is the display matrix's counter-clockwise angle."""
+    turns = round(rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, k=turns)) if turns else image
+
+
 class VideoFrames:
-    """A decord reader that scales to about size x size, with sampling by time."""
+    """A forward reader of the first video stream with sampling by presentation time."""
 
     def __init__(self, path: str, size: int, threads: int = 0, keep: int = 0):
-        """threads: FFmpeg decoding threads (0 = one per core; a Ray task uses the CPUs it was given).
-        keep: how many of the newest decoded frames to hold for the next call. Windows that overlap
-        the previous one by up to `keep` frames are then served in one forward pass: decord answers
-        any frame behind its position by seeking back to the keyframe and decoding the whole GOP
-        again (on a clip with one keyframe, every window would re-decode the video from the start)."""
-        import decord
-
+        """threads: FFmpeg decoding threads (0 = FFmpeg's choice; a Ray task uses the CPUs it was given).
+        keep: how many of the newest samples to hold, so that windows overlapping the previous one by up
+        to `keep` samples need no backward seek (on a clip with one keyframe a seek re-decodes from the
+        start)."""
         try:
-            width = math.ceil(size / DECORD_WIDTH_MULTIPLE) * DECORD_WIDTH_MULTIPLE
-            self.reader = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=size,
-                                              num_threads=threads)
-        except Exception as err:  # decord raises its own DECORDError / RuntimeError on bad input
+            self.container = av.open(path)
+        except Exception as err:  # FFmpeg's errors (InvalidDataError, ...) on bad input
             raise DecodeError(f"cannot open video ({_first_line(err)})") from None
-        self.count, self.source_fps = len(self.reader), float(self.reader.get_avg_fps())
-        if self.count == 0 or not self.source_fps > 0:
-            raise DecodeError("no video frames")
-        self.duration_s = self.count / self.source_fps
-        self.keep = keep
+        if not self.container.streams.video:
+            self.container.close()
+            raise DecodeError("no video stream")
+        self.stream = self.container.streams.video[0]
+        self.stream.thread_type = "AUTO"
+        self.stream.codec_context.thread_count = threads
+        self.size, self.keep = size, keep
+        self.codec = self.stream.codec_context.codec.canonical_name  # "av1", not the decoder "libdav1d"
+        self.source_fps = float(self.stream.average_rate or self.stream.guessed_rate or 0)
+        self.start_s = _seconds(self.stream.start_time, self.stream.time_base) or 0.0
+        try:
+            self.duration_s = stream_duration(self.container, self.stream)
+        except Exception as err:
+            raise DecodeError(f"cannot read video ({_first_line(err)})") from None
         self.recent: dict[int, np.ndarray] = {}
+        self._restart()
+        if self._next is None:
+            raise DecodeError("no video frames")
+        self.rotation = int(self._next[1].rotation or 0)
+        if not self.duration_s > 0:
+            raise DecodeError("no video duration")
+
+    def _restart(self) -> None:
+        self._frames = self._decode()
+        self._shown: Optional[tuple[float, av.VideoFrame]] = None
+        self._next = next(self._frames, None)
+        self._converted: Optional[tuple[int, np.ndarray]] = None
+
+    def _decode(self) -> Iterator[tuple[float, av.VideoFrame]]:
+        """(seconds from the stream's start, frame), in presentation order."""
+        try:
+            for frame in self.container.decode(self.stream):
+                if frame.pts is not None:
+                    yield float(frame.pts * frame.time_base) - self.start_s, frame
+        except Exception as err:  # a damaged stream: FFmpeg gives up at some packet
+            at = f" at {self._shown[0]:.2f} s" if self._shown else ""
+            raise DecodeError(f"decoding failed{at} ({_first_line(err)})") from None
+
+    def _seek(self, t: float) -> None:
+        target = int((t + self.start_s) / self.stream.time_base)
+        self.container.seek(target, stream=self.stream, backward=True)
+        self._restart()
+
+    def _image(self, frame: av.VideoFrame) -> np.ndarray:
+        if self._converted is None or self._converted[0] != id(frame):  # a slow source repeats frames
+            image = frame.reformat(width=self.size, height=self.size, format=RGB).to_ndarray()
+            self._converted = (id(frame), upright(image, self.rotation))
+        return self._converted[1]
+
+    def _at(self, t: float) -> np.ndarray:
+        if self._shown is not None and t + TIME_EPS_S < self._shown[0]:
+            self._seek(t)
+        while self._next is not None and self._next[0] <= t + TIME_EPS_S:
+            self._shown, self._next = self._next, next(self._frames, None)
+        shown = self._shown or self._next  # before the first frame: the first frame
+        if self._next is None:
+            time_s, frame = shown
+            end = time_s + float((frame.duration or 0) * frame.time_base)
+            if t > end + MISSING_TAIL_S:
+                raise DecodeError(f"the frames end at {end:.2f} s of {self.duration_s:.2f} s (truncated or damaged)")
+        return self._image(shown[1])
 
     def at(self, times: np.ndarray) -> np.ndarray:
-        """Frames nearest to each time (seconds), [N, size, width, 3] uint8."""
-        index = np.clip(np.round(times * self.source_fps).astype(np.int64), 0, self.count - 1).tolist()
-        missing = sorted(set(index) - self.recent.keys())
-        try:
-            fetched = self.reader.get_batch(missing).asnumpy() if missing else None
-        except Exception as err:
-            raise DecodeError(f"decoding failed ({_first_line(err)})") from None
-        if len(missing) == len(index) and missing == index and not self.keep:
-            return fetched  # the common one-call case: no copy
-        frames = {**self.recent, **dict(zip(missing, fetched if fetched is not None else []))}
-        self.recent = {i: frames[i] for i in sorted(frames)[-self.keep:]} if self.keep else {}
-        return np.stack([frames[i] for i in index])
+        """The frames shown at each time (seconds from the start), [N, size, size, 3] uint8."""
+        out = []
+        for t in np.asarray(times, dtype=np.float64):
+            key = round(t / TIME_EPS_S)
+            image = self.recent.get(key)
+            if image is None:
+                image = self._at(float(t))
+                if self.keep:
+                    self.recent[key] = image
+            out.append(image)
+        if self.keep and len(self.recent) > self.keep:
+            self.recent = {k: self.recent[k] for k in sorted(self.recent)[-self.keep:]}
+        return np.stack(out)
+
+    def close(self) -> None:
+        self.container.close()
 
 
 def open_video(path: str, size: int, task_cpus: float, keep: int = 0) -> VideoFrames:
-    """A decord reader for a decode task: as many FFmpeg threads as CPUs the task was given."""
+    """A reader for a decode task: as many FFmpeg threads as CPUs the task was given."""
     return VideoFrames(path, size, threads=max(1, math.floor(task_cpus)), keep=keep)
 
 
@@ -86,11 +178,21 @@ def too_short(duration_s: float, min_duration_s: float) -> str | None:
     return None
 
 
+def too_long(duration_s: float, max_duration_s: float) -> str | None:
+    """The error reason of a video above `video.max_duration_s`, else None."""
+    if duration_s > max_duration_s:
+        return f"too long ({duration_s:.0f} s > {max_duration_s:g} s)"
+    return None
+
+
 def sample_frames(path: str, fps: float, size: int) -> SampledVideo:
-    """Frames at `fps` (nearest source frame to each sample time), scaled to about size x size."""
+    """Frames at `fps` (the frame shown at each sample time), scaled to size x size."""
     try:
         video = VideoFrames(path, size)
     except DecodeError as err:
         raise DecodeError(f"{path}: {err}") from None
-    frames = video.at(sample_times(video.duration_s, fps))
+    try:
+        frames = video.at(sample_times(video.duration_s, fps))
+    finally:
+        video.close()
     return SampledVideo(frames=frames, fps=fps, duration_s=video.duration_s, source_fps=video.source_fps)

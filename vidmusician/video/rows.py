@@ -9,8 +9,9 @@ import io
 import numpy as np
 
 # A silent training window is dropped (its row carries no payload); a video whose windows are all
-# silent is an error.
-STATUS_OK, STATUS_ERROR, STATUS_SILENT = "ok", "error", "silent"
+# silent is an error. "not_done": an infrastructure fault outlasted the retries (vidmusician/faults.py);
+# recorded with its reason, never final: the next run processes the input again.
+STATUS_OK, STATUS_ERROR, STATUS_SILENT, STATUS_NOT_DONE = "ok", "error", "silent", "not_done"
 
 
 def pack(**arrays: np.ndarray) -> bytes:

@@ -1,0 +1,63 @@
+"""CPU stage of the soundtracking job: one input -> one row. Hashes the file, reuses a finished
+soundtrack of the same content (same model version), claims the content for this input (a second
+input with the same content waits for the first's outcome instead of generating it again), and probes
+the video in the isolated decoder (its first frame decodes, its duration is in range). Frames are
+decoded later, chunk by chunk, next to the encoder (generate.py). No torch here: Ray workers import
+this module to run it."""
+from __future__ import annotations
+
+import time
+
+import ray
+
+from vidmusician.config.schema import Config
+from vidmusician.faults import failure, retrying
+from vidmusician.raycluster import node_id
+from vidmusician.soundtrack.layout import Layout
+from vidmusician.storage import ObjectNotFound, Storage, StorageError
+from vidmusician.video.content import file_sha256
+from vidmusician.video.decoding import isolated_probe
+from vidmusician.video.frames import too_long, too_short
+from vidmusician.video.rows import STATUS_ERROR, STATUS_OK, video_row
+
+
+def stage_row(item: dict, status: str = STATUS_OK, reason: str = "", **fields) -> dict:
+    """The per-video row with what the soundtracking stages add: what the probe found, reuse (of a
+    finished soundtrack, or of another input's with the same content), timings and nodes per stage."""
+    return video_row(item, status, reason, **{
+        "video_codec": "", "rotation": 0, "has_audio": False, "reused": False, "duplicate_of": "",
+        "artefact": "", "decode_s": 0.0, "features_s": 0.0, "generate_s": 0.0, "write_s": 0.0,
+        "decode_node": node_id(), "generate_node": "", "write_node": "", **fields})
+
+
+def prepare_for_soundtrack(item: dict, cfg: Config, layout: Layout, claims) -> dict:
+    """The Ray Data `map` function of the prepare stage; `claims`: the run's ContentClaims actor."""
+    start = time.perf_counter()
+    storage = Storage(cfg.storage)
+    try:
+        row = retrying(lambda: _prepare(item, cfg, layout, storage, claims), cfg.retry)
+    except StorageError as err:  # reading the input: the storage says why
+        row = stage_row(item, *failure(err, item["uri"]))
+    except Exception as err:  # every other failure is still one row, never a crashed job
+        row = stage_row(item, *failure(err, item["uri"], stage="decode"))
+    row["decode_s"] = time.perf_counter() - start
+    return row
+
+
+def _prepare(item: dict, cfg: Config, layout: Layout, storage: Storage, claims) -> dict:
+    with storage.local_copy(item["uri"]) as path:
+        digest = file_sha256(path)
+        try:  # one GET: the same content was soundtracked by this model version already
+            return stage_row(item, content_hash=digest, reused=True, artefact=storage.read_text(layout.marker(digest)))
+        except ObjectNotFound:
+            pass
+        probe = isolated_probe(path, item["uri"], cfg.model.clip.image_size, cfg.soundtrack.decode_num_cpus,
+                               cfg.video)
+    common = dict(content_hash=digest, duration_s=probe.duration_s, video_codec=probe.codec,
+                  rotation=probe.rotation, has_audio=probe.has_audio)
+    reason = too_short(probe.duration_s, cfg.video.min_duration_s) or too_long(probe.duration_s,
+                                                                               cfg.video.max_duration_s)
+    if reason:
+        return stage_row(item, STATUS_ERROR, reason, **common)
+    owner = ray.get(claims.claim.remote(digest, item["video_id"]))
+    return stage_row(item, duplicate_of="" if owner == item["video_id"] else owner, **common)
