@@ -96,6 +96,8 @@ class VideoDecoder:
                     continue
                 yield window_row(item, STATUS_OK, payload=pack(frames=frames, audio=clip,
                                                                has_prev=np.array(bool(span.index))), **common)
+            for _ in decoded:  # its end: the decoder process is left ready for the next video
+                pass
 
 
 def decode_video(item: dict, cfg: Config) -> Iterator[dict]:

@@ -1,6 +1,6 @@
 """What runs in the isolated decoder process (isolation.py), for both pipelines: a probe of the video,
 then its frames at the rhythm rate in chunks, each with the visual impulse of its frames. Memory is
-bounded by a chunk, not by the video. No torch here: the forkserver preloads this module."""
+bounded by a chunk, not by the video. No torch here: the decoder process imports this module."""
 from __future__ import annotations
 
 import math
@@ -67,8 +67,10 @@ def decode_threads(task_cpus: float) -> int:
 
 
 def isolated_probe(path: str, uri: str, size: int, task_cpus: float, vcfg: VideoConfig) -> VideoProbe:
-    return next(iter(isolated(probe, (path, size, decode_threads(task_cpus)), vcfg.decode_timeout_s,
-                              injected_fault(vcfg, uri))))
+    # Read to the end, so that the decoder process is left ready for the next video.
+    (found,) = isolated(probe, (path, size, decode_threads(task_cpus)), vcfg.decode_timeout_s,
+                        injected_fault(vcfg, uri))
+    return found
 
 
 def isolated_chunks(path: str, uri: str, size: int, task_cpus: float, fps: float, vcfg: VideoConfig,

@@ -1,27 +1,25 @@
-"""Decoding in a child process, so that a decoder that hangs or crashes in native code on a damaged
-stream (FFmpeg and decord both can) costs one video, not the worker: the child streams what it decodes
-back through a pipe, a child silent for longer than the limit is killed ("timed out"), and a child that
-dies is reported by its signal ("decoder crashed"). Both are the video's final error rows.
+"""Decoding in a separate process, so that a decoder that hangs or crashes in native code on a damaged
+stream (FFmpeg and decord both can) costs one video, not the worker: the decoder process streams what
+it decodes back through a pipe, one silent for longer than the limit is killed ("timed out"), and one
+that dies is reported by its signal ("decoder crashed"). Both are the video's final error rows.
 
-Children come from a forkserver: forking a Ray worker (threads, gRPC) is unsafe, and spawning a fresh
-interpreter per video would import numpy and the decoders every time."""
+Each worker keeps one decoder process and sends it one video at a time: a fresh interpreter per video
+would import numpy, PyAV and (under Ray) the worker's own main module every time, seconds per video. A
+decoder that was killed, died, or was left mid-video by its caller is replaced on the next call."""
 from __future__ import annotations
 
 import multiprocessing
 import os
 import signal
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Optional
 
 from vidmusician.config.validate import INJECTED_FAULTS
 from vidmusician.video.errors import InputError
 
-# What the forkserver imports once, so that each child starts with the decoders loaded.
-PRELOAD = ["vidmusician.video.decoding"]
-# Test hooks (video.fault_injection): what the child does instead of decoding.
+# Test hooks (video.fault_injection): what the decoder does instead of decoding.
 HANG, CRASH = INJECTED_FAULTS
 _ITEM, _DONE, _ERROR = "item", "done", "error"
-_context = None
 
 
 class DecodeTimeout(InputError):
@@ -32,14 +30,6 @@ class DecoderCrashed(InputError):
     """The decoder process died (a signal or an exit) before it finished."""
 
 
-def _forkserver():
-    global _context
-    if _context is None:
-        _context = multiprocessing.get_context("forkserver")
-        _context.set_forkserver_preload(PRELOAD)
-    return _context
-
-
 def _inject(fault: str) -> None:
     if fault == HANG:
         time.sleep(10 ** 6)
@@ -47,7 +37,7 @@ def _inject(fault: str) -> None:
         os.kill(os.getpid(), signal.SIGSEGV)
 
 
-def _child(conn, fn: Callable[..., Iterator[Any]], args: tuple, fault: str) -> None:
+def _run(conn, fn: Callable[..., Iterator[Any]], args: tuple, fault: str) -> None:
     try:
         _inject(fault)
         for item in fn(*args):
@@ -58,8 +48,34 @@ def _child(conn, fn: Callable[..., Iterator[Any]], args: tuple, fault: str) -> N
             conn.send((_ERROR, err))
         except Exception:  # an exception that does not pickle: its text
             conn.send((_ERROR, InputError(f"{type(err).__name__}: {err}")))
-    finally:
-        conn.close()
+
+
+def _serve(conn) -> None:
+    """The decoder process: one request (fn, args, fault) at a time until the pipe closes."""
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        _run(conn, *request)
+
+
+class _Decoder:
+    def __init__(self):
+        ctx = multiprocessing.get_context("spawn")  # a clean interpreter: a Ray worker's threads do not fork
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_serve, args=(child,), daemon=True)
+        self.proc.start()
+        child.close()  # the decoder holds the only other end: its death ends the pipe
+
+    def stop(self) -> None:
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join()
+        self.conn.close()
+
+
+_decoder: Optional[_Decoder] = None
 
 
 def _death(exitcode: int | None) -> str:
@@ -69,31 +85,32 @@ def _death(exitcode: int | None) -> str:
 
 
 def isolated(fn: Callable[..., Iterator[Any]], args: tuple, timeout_s: float, fault: str = "") -> Iterator[Any]:
-    """Yields what the generator `fn(*args)` yields, run in a child process. `fn` must be a module-level
-    function (it is pickled). Raises DecodeTimeout when the child yields nothing for `timeout_s`,
-    DecoderCrashed when it dies, and the child's own exception when it raises one."""
-    ctx = _forkserver()
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, fn, args, fault), daemon=True)
-    proc.start()
-    send.close()  # the child holds the only writer: its death ends the pipe
+    """Yields what the generator `fn(*args)` yields, run in this worker's decoder process. `fn` must be
+    a module-level function (it is pickled). Raises DecodeTimeout when the decoder yields nothing for
+    `timeout_s`, DecoderCrashed when it dies, and the decoder's own exception when it raises one."""
+    global _decoder
+    if _decoder is None or not _decoder.proc.is_alive():
+        _decoder = _Decoder()
+    decoder, finished = _decoder, False
     try:
+        decoder.conn.send((fn, args, fault))
         while True:
-            if not receive.poll(timeout_s):
+            if not decoder.conn.poll(timeout_s):
                 raise DecodeTimeout(f"decoder timed out after {timeout_s:g} s without progress")
             try:
-                kind, value = receive.recv()
+                kind, value = decoder.conn.recv()
             except EOFError:
-                proc.join()
-                raise DecoderCrashed(_death(proc.exitcode)) from None
+                decoder.proc.join()
+                raise DecoderCrashed(_death(decoder.proc.exitcode)) from None
             if kind == _ITEM:
                 yield value
-            elif kind == _ERROR:
+                continue
+            finished = True
+            if kind == _ERROR:
                 raise value
-            else:
-                return
+            return
     finally:
-        if proc.is_alive():
-            proc.kill()
-        proc.join()
-        receive.close()
+        if not finished:  # timed out, died, or its caller stopped early: the next call starts afresh
+            decoder.stop()
+            if _decoder is decoder:
+                _decoder = None
