@@ -14,8 +14,9 @@ from vidmusician.config import Config
 from vidmusician.models.checkpoint import AdapterMismatch, check_adapters
 from vidmusician.soundtrack.pipeline import run_soundtrack
 
-SUMMARY = ("Videos -> CPU decode -> generation actor pool (CLIP + adapted MusicGen, batched CFG) -> wav, muxed mp4, "
-           "scores -> score table + review page. Reruns skip what is done.")
+SUMMARY = ("Videos -> CPU prepare (hash, reuse, probe) -> generation actor pool (isolated decoding chunk by chunk, "
+           "CLIP + adapted MusicGen, batched CFG) -> wav, muxed mp4, scores -> score table + review page. "
+           "Reruns skip what is done.")
 
 
 def soundtrack(cfg: Config) -> int:

@@ -154,3 +154,27 @@ def test_a_duplicate_takes_its_originals_outcome_whenever_either_arrives():
     orphan = Duplicates()
     orphan.resolve(row("q", owner="p"))
     assert [(r["video_id"], r["status"]) for r in orphan.orphans()] == [("q", "not_done")]
+
+
+def test_a_caller_that_leaves_a_video_half_read_does_not_desync_the_next():
+    abandoned = isolated(counting, (5,), timeout_s=30)
+    assert int(next(abandoned)[0]) == 0  # left open, still referenced
+    assert [int(x[0]) for x in isolated(counting, (3,), timeout_s=30)] == [0, 1, 2]
+    abandoned.close()  # its clean-up must not kill the decoder the next call uses
+    assert [int(x[0]) for x in isolated(counting, (2,), timeout_s=30)] == [0, 1]
+
+
+def test_a_decoder_killed_from_outside_is_an_infrastructure_fault():
+    """SIGKILL is what the kernel's out-of-memory killer sends: not the video's fault, so not final."""
+    import os
+    import signal
+
+    from vidmusician.video import isolation
+
+    stream = isolated(counting, (3, 1.0), timeout_s=30)
+    assert int(next(stream)[0]) == 0
+    os.kill(isolation._decoder.proc.pid, signal.SIGKILL)
+    with pytest.raises(isolation.DecoderKilled) as caught:
+        next(stream)
+    assert is_transient(caught.value) and failure(caught.value)[0] == "not_done"
+    assert [int(x[0]) for x in isolated(counting, (1,), timeout_s=30)] == [0]

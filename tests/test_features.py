@@ -13,7 +13,7 @@ from vidmusician.models.builders import build_clip_encoder
 from vidmusician.models.rhythm import patch_change_curve, resample_curve
 from vidmusician.synth.world import write_world
 from vidmusician.video.features import semantic_indices, video_features
-from vidmusician.video.frames import DecodeError, VideoFrames, sample_frames
+from vidmusician.video.frames import DecodeError, VideoFrames, sample_frames, sample_times
 
 ASSETS = Path(__file__).parent / "assets"
 LM_FRAME_RATE = 50.0
@@ -63,6 +63,27 @@ def test_windowed_decoding_serves_overlaps_from_memory(hop):
     seeking = best_of(lambda: _windows(VideoFrames(path, 64, threads=1), window, hop, fps))
     assert windowed < 1.25 * one_pass, (windowed, one_pass)
     assert (seeking > 1.25 * one_pass) == (hop < window), (seeking, one_pass)
+
+
+@pytest.mark.parametrize("source", ["60fps", "vfr"])
+def test_each_sample_is_the_frame_shown_at_its_time(tmp_path, source):
+    """Frame i of the source shows grey level 8 * (i % 32); the sample at time t must be the last frame
+    whose timestamp is at or before t: a 60 fps source sampled at 25 fps (frames skipped, and a freed
+    frame's memory reused by the next), and a variable frame rate (gaps of 10-90 ms)."""
+    from vidmusician.synth.media import encode_video
+
+    n = 150
+    times = np.arange(n) / 60 if source == "60fps" else np.concatenate(
+        [[0.0], np.cumsum(np.random.default_rng(2).uniform(0.01, 0.09, n - 1))])
+    frames = np.repeat((8 * (np.arange(n) % 32)).astype(np.uint8)[:, None, None, None], 3, axis=3)
+    frames = np.broadcast_to(frames, (n, 32, 32, 3)).copy()
+    path = tmp_path / f"{source}.mp4"
+    encode_video(frames, 60, "libx264", "mp4", {"crf": "0", "preset": "ultrafast"}, times_s=times, path=str(path))
+    video = VideoFrames(str(path), 16)
+    samples = sample_times(video.duration_s, 25.0)
+    shown = np.searchsorted(times, samples + 1e-6, side="right") - 1
+    got = video.at(samples)[:, 8, 8, 0].astype(int)
+    assert np.abs(got - 8 * (shown % 32)).max() <= 2, (got[:20], 8 * (shown % 32)[:20])
 
 
 def test_undecodable_inputs_raise_a_clear_error(tmp_path):

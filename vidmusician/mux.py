@@ -44,15 +44,16 @@ def add_aac_stream(out, sample_rate: int, bitrate: int = AUDIO_BITRATE):
     return stream
 
 
-def encode_audio(stream, audio: np.ndarray, sample_rate: int) -> list:
-    """All AAC packets of a mono float track, in the codec's frame size (1024; the last may be shorter)."""
+def encode_audio(stream, audio: np.ndarray, sample_rate: int, offset: int = 0) -> list:
+    """All AAC packets of a mono float track, in the codec's frame size (1024; the last may be shorter),
+    starting `offset` samples after time 0."""
     samples = np.asarray(audio, dtype=np.float32).reshape(1, -1)
     step = stream.codec_context.frame_size
     packets = []
     for start in range(0, samples.shape[1], step):
         frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start:start + step]),
                                            format="fltp", layout="mono")
-        frame.sample_rate, frame.pts = sample_rate, start
+        frame.sample_rate, frame.pts = sample_rate, offset + start
         packets += stream.encode(frame)
     return packets + stream.encode(None)
 
@@ -128,6 +129,8 @@ def mux_soundtrack(video_path: str, audio: np.ndarray, sample_rate: int, out_pat
             how = video_output(codec_name(vin), policy)
             vout, video = _copy(src, vin, out) if how == "copy" else _reencode(src, vin, out, policy)
             aout = add_aac_stream(out, sample_rate, bitrate)
+            # The music starts with the picture: a video stream may start after 0 (Matroska, edit lists).
+            offset = round(float(vin.start_time * vin.time_base) * sample_rate) if vin.start_time else 0
             audio_packets = None
             a = 0
             for packet in video:
@@ -135,7 +138,7 @@ def mux_soundtrack(video_path: str, audio: np.ndarray, sample_rate: int, out_pat
                     # The codecs open once every stream is complete (a re-encode knows its size from the
                     # first frame); from here on the AAC frame size is known.
                     out.start_encoding()
-                    audio_packets = encode_audio(aout, audio, sample_rate)
+                    audio_packets = encode_audio(aout, audio, sample_rate, offset)
                 # Interleave by time, so the muxer never buffers a whole stream.
                 while a < len(audio_packets) and _seconds(audio_packets[a]) <= _seconds(packet):
                     out.mux(audio_packets[a])

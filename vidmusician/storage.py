@@ -450,7 +450,7 @@ class Storage:
     @contextlib.contextmanager
     def local_copy(self, uri: str) -> Iterator[str]:
         """Yields a local filesystem path holding the object: the file itself when local, else a temp
-        download (same basename) removed on exit. For readers that need a real path, e.g. decord."""
+        download (same basename) removed on exit. For readers that need a real path, e.g. FFmpeg's demuxers."""
         if not self.is_remote(uri):
             path = _local_path(uri)
             if not os.path.isfile(path):

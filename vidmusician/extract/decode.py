@@ -43,11 +43,13 @@ def training_windows(path: str, size: int, threads: int, fps: float, sample_rate
     # sample plus (window - hop): held over, they need no backward seek.
     overlap = math.ceil(max(0.0, window_s - hop_s) * fps) + 1
     video = VideoFrames(path, size, threads, keep=overlap)
-    yield probe_of(video)
-    yield read_audio_mono(path, sample_rate)
-    for span in plan_training_windows(video.duration_s, window_s, hop_s):
-        yield video.at(window_times(span.start_s, span.valid_s, span.index, fps))
-    video.close()
+    try:
+        yield probe_of(video)
+        yield read_audio_mono(path, sample_rate)
+        for span in plan_training_windows(video.duration_s, window_s, hop_s):
+            yield video.at(window_times(span.start_s, span.valid_s, span.index, fps))
+    finally:
+        video.close()
 
 
 class VideoDecoder:

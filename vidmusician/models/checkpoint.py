@@ -14,7 +14,7 @@ from vidmusician.models.vidmusician import VidMusician, is_adapter_param
 from vidmusician.storage import ObjectNotFound, Storage
 
 # Model settings that shape training only: adapters trained with other values fit any model.
-TRAINING_ONLY = ("cond_dropout", "stage2_trains_semantic")
+TRAINING_ONLY = ("cond_dropout", "stage2_trains_semantic", "semantic.lora.dropout", "musicgen.lm.cfg_dropout")
 
 
 class AdapterMismatch(ValueError):
@@ -26,8 +26,11 @@ STAGE_KEY = "vidmusician.stage"
 
 def _metadata(blob: bytes) -> dict:
     # safetensors layout: 8-byte little-endian header length, then the JSON header.
-    (header_len,) = struct.unpack("<Q", blob[:8])
-    return json.loads(blob[8:8 + header_len]).get("__metadata__", {})
+    try:
+        (header_len,) = struct.unpack("<Q", blob[:8])
+        return json.loads(blob[8:8 + header_len]).get("__metadata__", {})
+    except (struct.error, ValueError, AttributeError):
+        return {}  # not safetensors: read_adapters says it is not an adapter checkpoint
 
 
 def adapter_bytes(model: VidMusician) -> bytes:

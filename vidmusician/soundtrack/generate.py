@@ -107,8 +107,7 @@ class SoundtrackGenerator:
         total = sum(f.duration_s for _, _, f in inputs)
         for (row, beats, feats), wav in zip(inputs, waves):
             # The batch's time is shared by seconds of music.
-            share = (time.perf_counter() - start) * feats.duration_s / max(total, 1e-9)
-            self._finish(row, beats, feats, wav, share)
+            self._finish(row, beats, feats, wav, (time.perf_counter() - start) * feats.duration_s / max(total, 1e-9))
 
     def _generate_one(self, item) -> None:
         row, beats, feats = item
@@ -123,7 +122,12 @@ class SoundtrackGenerator:
 
     def _finish(self, row: dict, beats: np.ndarray, feats: VideoFeatures, wav: np.ndarray, seconds: float) -> None:
         sr = self.model.sample_rate
-        model_scores = {name: float(score(feats, wav, sr)) for name, score in self.scorers.items()}
+        try:
+            model_scores = {name: float(score(feats, wav, sr)) for name, score in self.scorers.items()}
+        except Exception as err:  # a scorer failing on one video is that video's row
+            row["status"], row["reason"] = failure(err, stage="scores")
+            row.update(payload=b"", generate_s=seconds)
+            return
         row.update(generate_s=seconds, payload=pack(
             wav=wav, sample_rate=np.array(sr), curve=feats.rhythm.numpy().astype(np.float32),
             curve_rate=np.array(self.model.frame_rate), flow_beats=beats.astype(np.float64),

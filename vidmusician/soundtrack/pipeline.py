@@ -126,7 +126,8 @@ def run_soundtrack(cfg: Config) -> SoundtrackResult:
             for row in build_dataset(cfg, todo, layout, stamp, claims).iter_rows():
                 for outcome in duplicates.resolve(dict(row)):
                     record(outcome)
-                    streak.update(outcome["status"] == STATUS_NOT_DONE, outcome["reason"])
+                    if not outcome["duplicate_of"]:  # one count per content, however often it repeats
+                        streak.update(outcome["status"] == STATUS_NOT_DONE, outcome["reason"])
                 if (len(writer.buffer) >= cfg.soundtrack.flush_every
                         or time.perf_counter() - last_flush >= cfg.soundtrack.flush_s):
                     writer.flush()

@@ -6,6 +6,7 @@ decoded later, chunk by chunk, next to the encoder (generate.py). No torch here:
 this module to run it."""
 from __future__ import annotations
 
+import json
 import time
 
 import ray
@@ -48,8 +49,10 @@ def _prepare(item: dict, cfg: Config, layout: Layout, storage: Storage, claims) 
     with storage.local_copy(item["uri"]) as path:
         digest = file_sha256(path)
         try:  # one GET: the same content was soundtracked by this model version already
-            return stage_row(item, content_hash=digest, reused=True, artefact=storage.read_text(layout.marker(digest)))
-        except ObjectNotFound:
+            marker = storage.read_text(layout.marker(digest))
+            json.loads(marker)  # an unreadable marker (a damaged object) is made again
+            return stage_row(item, content_hash=digest, reused=True, artefact=marker)
+        except (ObjectNotFound, ValueError):
             pass
         probe = isolated_probe(path, item["uri"], cfg.model.clip.image_size, cfg.soundtrack.decode_num_cpus,
                                cfg.video)

@@ -1,5 +1,5 @@
-"""Write stage (CPU tasks): per video the wav, the muxed mp4 (video stream copied, AAC music, same
-duration) and the score row; the row is written last, as the marker that the soundtrack is complete.
+"""Write stage (CPU tasks): per video the wav, the muxed mp4 (video stream copied or re-encoded by
+codec, see mux.py; AAC music, same duration) and the score row; the row is written last, as the marker that the soundtrack is complete.
 Every file appears atomically under its final name. No torch here."""
 from __future__ import annotations
 

@@ -39,21 +39,25 @@ def probe_of(video: VideoFrames) -> VideoProbe:
 def probe(path: str, size: int, threads: int) -> Iterator[VideoProbe]:
     """Opens the video and decodes its first frame (a file that cannot do that fails here)."""
     video = VideoFrames(path, size, threads)
-    yield probe_of(video)
-    video.close()
+    try:
+        yield probe_of(video)
+    finally:
+        video.close()
 
 
 def frame_chunks(path: str, size: int, threads: int, fps: float, chunk: int, flow_size: int,
                  flow_bins: int) -> Iterator[VideoProbe | FrameChunk]:
     """The probe, then every sample at `fps` in chunks of `chunk` samples."""
     video = VideoFrames(path, size, threads)
-    yield probe_of(video)
-    impulse = FlowImpulse(flow_size, flow_bins)
-    times = sample_times(video.duration_s, fps)
-    for start in range(0, len(times), chunk):
-        frames = video.at(times[start:start + chunk])
-        yield FrameChunk(start, frames, impulse.update(frames))
-    video.close()
+    try:
+        yield probe_of(video)
+        impulse = FlowImpulse(flow_size, flow_bins)
+        times = sample_times(video.duration_s, fps)
+        for start in range(0, len(times), chunk):
+            frames = video.at(times[start:start + chunk])
+            yield FrameChunk(start, frames, impulse.update(frames))
+    finally:
+        video.close()
 
 
 def injected_fault(vcfg: VideoConfig, uri: str) -> str:

@@ -86,9 +86,11 @@ def uri_features(encoder: ClipEncoder, uri: str, mcfg: ModelConfig, frame_rate: 
     samples at a time."""
     with storage.local_copy(uri) as path:
         video = VideoFrames(path, encoder.image_size)
-        times = sample_times(video.duration_s, mcfg.rhythm.fps)
-        stream = StreamingFeatures(encoder, mcfg)
-        for start in range(0, len(times), chunk):
-            stream.add(video.at(times[start:start + chunk]))
-        video.close()
+        try:
+            times = sample_times(video.duration_s, mcfg.rhythm.fps)
+            stream = StreamingFeatures(encoder, mcfg)
+            for start in range(0, len(times), chunk):
+                stream.add(video.at(times[start:start + chunk]))
+        finally:
+            video.close()
     return stream.result(video.duration_s, frame_rate)

@@ -52,10 +52,9 @@ def _seconds(value: Optional[int], time_base) -> Optional[float]:
 
 def stream_duration(container, stream) -> float:
     """Seconds from the stream's first frame to the end of its last: the stream's own duration, else
-    the container's, else the packets' (a fragmented or streamed file may record neither)."""
+    its packets' (Matroska and fragmented files record none per stream; the container's duration
+    covers every stream, so audio that outlasts the video would read as missing frames)."""
     duration = _seconds(stream.duration, stream.time_base)
-    if not duration and container.duration:
-        duration = container.duration / av.time_base
     if duration:
         return duration
     start = _seconds(stream.start_time, stream.time_base) or 0.0
@@ -98,27 +97,28 @@ class VideoFrames:
         try:
             self.duration_s = stream_duration(self.container, self.stream)
         except Exception as err:
+            self.container.close()
             raise DecodeError(f"cannot read video ({_first_line(err)})") from None
         self.recent: dict[int, np.ndarray] = {}
         self._restart()
-        if self._next is None:
+        if self._next is None or not self.duration_s > 0:
+            self.container.close()
             raise DecodeError("no video frames")
         self.rotation = int(self._next[1].rotation or 0)
-        if not self.duration_s > 0:
-            raise DecodeError("no video duration")
 
     def _restart(self) -> None:
         self._frames = self._decode()
         self._shown: Optional[tuple[float, av.VideoFrame]] = None
         self._next = next(self._frames, None)
-        self._converted: Optional[tuple[int, np.ndarray]] = None
+        self._converted: Optional[tuple[av.VideoFrame, np.ndarray]] = None
 
     def _decode(self) -> Iterator[tuple[float, av.VideoFrame]]:
         """(seconds from the stream's start, frame), in presentation order."""
         try:
             for frame in self.container.decode(self.stream):
-                if frame.pts is not None:
-                    yield float(frame.pts * frame.time_base) - self.start_s, frame
+                stamp = frame.pts if frame.pts is not None else frame.dts  # some AVI files have no pts
+                if stamp is not None:
+                    yield float(stamp * frame.time_base) - self.start_s, frame
         except Exception as err:  # a damaged stream: FFmpeg gives up at some packet
             at = f" at {self._shown[0]:.2f} s" if self._shown else ""
             raise DecodeError(f"decoding failed{at} ({_first_line(err)})") from None
@@ -129,9 +129,11 @@ class VideoFrames:
         self._restart()
 
     def _image(self, frame: av.VideoFrame) -> np.ndarray:
-        if self._converted is None or self._converted[0] != id(frame):  # a slow source repeats frames
+        # A source slower than the sampling shows a frame twice: it is converted once. (The frame itself
+        # is held, not its id: a freed frame's id is reused by the next one.)
+        if self._converted is None or self._converted[0] is not frame:
             image = frame.reformat(width=self.size, height=self.size, format=RGB).to_ndarray()
-            self._converted = (id(frame), upright(image, self.rotation))
+            self._converted = (frame, upright(image, self.rotation))
         return self._converted[1]
 
     def _at(self, t: float) -> np.ndarray:

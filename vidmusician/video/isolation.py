@@ -1,5 +1,5 @@
 """Decoding in a separate process, so that a decoder that hangs or crashes in native code on a damaged
-stream (FFmpeg and decord both can) costs one video, not the worker: the decoder process streams what
+stream (FFmpeg can) costs one video, not the worker: the decoder process streams what
 it decodes back through a pipe, one silent for longer than the limit is killed ("timed out"), and one
 that dies is reported by its signal ("decoder crashed"). Both are the video's final error rows.
 
@@ -28,6 +28,11 @@ class DecodeTimeout(InputError):
 
 class DecoderCrashed(InputError):
     """The decoder process died (a signal or an exit) before it finished."""
+
+
+class DecoderKilled(DecoderCrashed):
+    """The decoder process was killed from outside (SIGKILL: the kernel's out-of-memory killer, most
+    likely): the machine's fault, not the video's, so faults.py counts it as an infrastructure fault."""
 
 
 def _inject(fault: str) -> None:
@@ -67,6 +72,7 @@ class _Decoder:
         self.proc = ctx.Process(target=_serve, args=(child,), daemon=True)
         self.proc.start()
         child.close()  # the decoder holds the only other end: its death ends the pipe
+        self.busy = False  # a call is reading its answers
 
     def stop(self) -> None:
         if self.proc.is_alive():
@@ -89,9 +95,13 @@ def isolated(fn: Callable[..., Iterator[Any]], args: tuple, timeout_s: float, fa
     a module-level function (it is pickled). Raises DecodeTimeout when the decoder yields nothing for
     `timeout_s`, DecoderCrashed when it dies, and the decoder's own exception when it raises one."""
     global _decoder
-    if _decoder is None or not _decoder.proc.is_alive():
+    if _decoder is not None and (_decoder.busy or not _decoder.proc.is_alive()):
+        _decoder.stop()  # a call left it mid-video without closing: its answers would come first
+        _decoder = None
+    if _decoder is None:
         _decoder = _Decoder()
     decoder, finished = _decoder, False
+    decoder.busy = True
     try:
         decoder.conn.send((fn, args, fault))
         while True:
@@ -101,11 +111,13 @@ def isolated(fn: Callable[..., Iterator[Any]], args: tuple, timeout_s: float, fa
                 kind, value = decoder.conn.recv()
             except EOFError:
                 decoder.proc.join()
+                if decoder.proc.exitcode == -signal.SIGKILL:
+                    raise DecoderKilled("decoder killed (SIGKILL, out of memory?)") from None
                 raise DecoderCrashed(_death(decoder.proc.exitcode)) from None
             if kind == _ITEM:
                 yield value
                 continue
-            finished = True
+            finished, decoder.busy = True, False
             if kind == _ERROR:
                 raise value
             return
