@@ -162,3 +162,17 @@ def test_a_rows_codes_past_its_own_length_are_never_sampled():
     out = generate_tokens(model, cond, FRAMES, gcfg, lengths=[FRAMES - 7, FRAMES])
     assert (out[0, :, FRAMES - 7:] == model.lm.special_token_id).all()
     assert (out[0, :, :FRAMES - 7] < model.lm.card).all() and (out[1] < model.lm.card).all()
+
+
+def test_long_music_is_decoded_in_chunks_that_match_one_whole_decode():
+    """Chunks with a margin of tokens on both sides agree with one decode of all tokens to float
+    precision; without the margin the seams differ (the codec's LSTM and convolutions need context)."""
+    model = fresh_model()
+    tokens = torch.randint(0, debug_config().model.musicgen.codec.bins, (1, model.lm.num_codebooks, 1200))
+    with torch.no_grad():
+        whole = model.codec.decode(tokens, None)
+        chunked = generation.decode_audio(model.codec, tokens, model.frame_rate, model.sample_rate, 250, 50)
+        seamed = generation.decode_audio(model.codec, tokens, model.frame_rate, model.sample_rate, 250, 0)
+    scale = whole.abs().max().item()
+    assert chunked.shape == whole.shape and (chunked - whole).abs().max().item() < 1e-5 * scale
+    assert (seamed - whole).abs().max().item() > 1e-2 * scale

@@ -205,6 +205,11 @@ class GenerationConfig:
     context_s: float = 10.0
     # Videos per generation batch (windows of several videos share one batched CFG forward).
     batch_size: int = 8
+    # The codec turns a video's tokens into audio `codec_chunk_s` at a time, each chunk decoded with
+    # `codec_margin_s` of tokens on both sides and cropped: memory stays flat however long the video,
+    # and the seams match one whole decode to float precision (the decoder's LSTM forgets within it).
+    codec_chunk_s: float = 30.0
+    codec_margin_s: float = 1.0
     # Static-shape decoding over a KV cache allocated once per window (models/static_decoding.py):
     # the same tokens as audiocraft's streaming decoder (false), and on CUDA each step is a replayed
     # CUDA graph (`cuda_graphs`). Measured: 6-13x the streaming throughput on an H200, 2.5x on CPU.

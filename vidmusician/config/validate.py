@@ -29,6 +29,8 @@ def config_problems(cfg: Config) -> list[str]:
     gen = cfg.generation
     need(gen.window_s > gen.context_s, f"generation.window_s ({gen.window_s}) must be longer than "
                                        f"generation.context_s ({gen.context_s})")
+    need(gen.codec_chunk_s > 0 and gen.codec_margin_s >= 0,
+         "generation.codec_chunk_s must be positive and generation.codec_margin_s not negative")
     ext = cfg.extract
     need(ext.window_s > 0 and ext.hop_s > 0, "extract.window_s and extract.hop_s must be positive")
     need(ext.separation in SEPARATIONS, f"extract.separation={ext.separation!r}: expected one of {list(SEPARATIONS)}")

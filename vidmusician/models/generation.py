@@ -206,7 +206,23 @@ def _soundtrack_batch(model: VidMusician, feats: list[VideoFeatures], gcfg: Gene
             tokens[i][:, w.start + w.prompt:w.end] = out[row, :, w.prompt:w.end - w.start]
     waves = []
     for tok, f in zip(tokens, feats):
-        wav = model.codec.decode(tok.unsqueeze(0), None)[0].mean(dim=0)  # mono
+        wav = decode_audio(model.codec, tok.unsqueeze(0), fr, sr, round(gcfg.codec_chunk_s * fr),
+                           round(gcfg.codec_margin_s * fr))[0].mean(dim=0)  # mono
         n = round(f.duration_s * sr)
         waves.append(F.pad(wav, (0, max(0, n - wav.shape[-1])))[:n].cpu())
     return waves
+
+
+def decode_audio(codec, tokens: torch.Tensor, frame_rate: float, sample_rate: int, chunk: int,
+                 margin: int) -> torch.Tensor:
+    """tokens [B, K, T] -> audio [B, C, T * hop], `chunk` frames at a time, each decoded with `margin`
+    frames of tokens on both sides and cropped to its own samples (see generation.codec_chunk_s)."""
+    hop = round(sample_rate / frame_rate)
+    total = tokens.shape[-1]
+    parts = []
+    for start in range(0, total, max(1, chunk)):
+        end = min(total, start + max(1, chunk))
+        lo, hi = max(0, start - margin), min(total, end + margin)
+        audio = codec.decode(tokens[..., lo:hi], None)
+        parts.append(audio[..., (start - lo) * hop:(end - lo) * hop])
+    return torch.cat(parts, dim=-1)
