@@ -17,7 +17,7 @@ from vidmusician.faults import failure, retrying
 from vidmusician.storage import Storage
 from vidmusician.video.content import file_sha256
 from vidmusician.video.decoding import decode_threads, injected_fault, probe_of
-from vidmusician.video.frames import VideoFrames, too_long, too_short
+from vidmusician.video.frames import VideoFrames, duration_problem
 from vidmusician.video.isolation import isolated
 from vidmusician.video.rows import STATUS_ERROR, STATUS_OK, STATUS_SILENT, pack, video_row
 
@@ -79,7 +79,7 @@ class VideoDecoder:
         with contextlib.closing(isolated(training_windows, args, vcfg.decode_timeout_s,
                                          injected_fault(vcfg, item["uri"]))) as decoded:
             duration = next(decoded).duration_s
-            reason = too_short(duration, vcfg.min_duration_s) or too_long(duration, vcfg.max_duration_s)
+            reason = duration_problem(duration, vcfg)
             if reason:
                 yield window_row(item, STATUS_ERROR, reason, content_hash=digest, duration_s=duration)
                 return

@@ -18,7 +18,7 @@ from vidmusician.soundtrack.layout import Layout
 from vidmusician.storage import ObjectNotFound, Storage, StorageError
 from vidmusician.video.content import file_sha256
 from vidmusician.video.decoding import isolated_probe
-from vidmusician.video.frames import too_long, too_short
+from vidmusician.video.frames import duration_problem
 from vidmusician.video.rows import STATUS_ERROR, STATUS_OK, video_row
 
 
@@ -58,8 +58,7 @@ def _prepare(item: dict, cfg: Config, layout: Layout, storage: Storage, claims) 
                                cfg.video)
     common = dict(content_hash=digest, duration_s=probe.duration_s, video_codec=probe.codec,
                   rotation=probe.rotation, has_audio=probe.has_audio)
-    reason = too_short(probe.duration_s, cfg.video.min_duration_s) or too_long(probe.duration_s,
-                                                                               cfg.video.max_duration_s)
+    reason = duration_problem(probe.duration_s, cfg.video)
     if reason:
         return stage_row(item, STATUS_ERROR, reason, **common)
     owner = ray.get(claims.claim.remote(digest, item["video_id"]))

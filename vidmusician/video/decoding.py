@@ -26,7 +26,6 @@ class VideoProbe:
 
 @dataclass
 class FrameChunk:
-    start: int           # index of the chunk's first sample
     frames: np.ndarray   # [n, size, size, 3] uint8, sample k shown at k / fps
     impulse: np.ndarray  # [n] the visual impulse at each sample (metrics/flow_beats.py)
 
@@ -55,7 +54,7 @@ def frame_chunks(path: str, size: int, threads: int, fps: float, chunk: int, flo
         times = sample_times(video.duration_s, fps)
         for start in range(0, len(times), chunk):
             frames = video.at(times[start:start + chunk])
-            yield FrameChunk(start, frames, impulse.update(frames))
+            yield FrameChunk(frames, impulse.update(frames))
     finally:
         video.close()
 

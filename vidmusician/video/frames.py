@@ -16,6 +16,7 @@ from typing import Iterator, Optional
 import av
 import numpy as np
 
+from vidmusician.config.schema import VideoConfig
 from vidmusician.video.errors import InputError
 
 # Two timestamps closer than this are the same instant (timestamps are rationals rounded to floats).
@@ -168,11 +169,6 @@ class VideoFrames:
         self.container.close()
 
 
-def open_video(path: str, size: int, task_cpus: float, keep: int = 0) -> VideoFrames:
-    """A reader for a decode task: as many FFmpeg threads as CPUs the task was given."""
-    return VideoFrames(path, size, threads=max(1, math.floor(task_cpus)), keep=keep)
-
-
 def too_short(duration_s: float, min_duration_s: float) -> str | None:
     """The error reason of a video below `video.min_duration_s`, else None."""
     if duration_s < min_duration_s:
@@ -185,6 +181,11 @@ def too_long(duration_s: float, max_duration_s: float) -> str | None:
     if duration_s > max_duration_s:
         return f"too long ({duration_s:.0f} s > {max_duration_s:g} s)"
     return None
+
+
+def duration_problem(duration_s: float, vcfg: VideoConfig) -> str | None:
+    """Why a video of this length is not processed (`video.min_duration_s` / `max_duration_s`), or None."""
+    return too_short(duration_s, vcfg.min_duration_s) or too_long(duration_s, vcfg.max_duration_s)
 
 
 def sample_frames(path: str, fps: float, size: int) -> SampledVideo:
