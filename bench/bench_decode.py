@@ -1,6 +1,6 @@
 """Decode-stage throughput, measured in one run on the same files:
-- plain: a single-process loop running the decode stage's own code (decord at the encoder's size,
-  25 fps sampling, audio to mono 16 kHz + loudness) on each video, one core;
+- plain: a single-process loop running the decode stage's own code (PyAV in the isolated decoder
+  process, at the encoder's size, 25 fps sampling, audio to mono 16 kHz + loudness) on each video;
 - pipeline: the same stage inside Ray Data (flat_map tasks, `extract.decode_num_cpus` each), consumed
   to the end; reported per core against the plain loop (goal >= 0.8);
 - processes: the plain loop in one process per physical core (multiprocessing, no Ray): what this

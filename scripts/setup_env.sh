@@ -6,11 +6,13 @@ cd "$(dirname "$0")/.."
 VENV=${VIDMUSICIAN_VENV:-.venv}
 PYTHON=${PYTHON:-python3.11}
 TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
-# System packages: headless Chromium and its driver, for the review page's browser test
-# (WITH_BROWSER=0 skips them: the cluster image runs jobs, not that test).
-if [ "${WITH_BROWSER:-1}" = 1 ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; }; then
+# System packages of the tests: headless Chromium and its driver (the review page's browser test) and
+# espeak-ng (speech under test videos, for the mix policies). WITH_BROWSER=0 skips them: the cluster
+# image runs jobs, not tests.
+if [ "${WITH_BROWSER:-1}" = 1 ] && { ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
+                                     || ! command -v espeak-ng >/dev/null; }; then
   SUDO=$([ "$(id -u)" = 0 ] || echo sudo)
-  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium chromium-driver espeak-ng >/dev/null
 fi
 stamp="$VENV/.vidmusician-stamp"
 want=$( (echo "$TORCH_SPEC"; cat requirements/*.txt pyproject.toml) | sha256sum | cut -d' ' -f1)

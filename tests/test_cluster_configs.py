@@ -386,9 +386,12 @@ def test_runtime_env_is_accepted_by_ray_and_excludes_the_big_paths():
     for path in (".venv/", ".git/", "outputs/", "tests/assets/", "bench/results/", "**/__pycache__/"):
         assert path in runtime_env["excludes"], path
     env_vars = runtime_env["env_vars"]
-    # vidmusician/raycluster.py passes OMP_NUM_THREADS in ray.init's runtime env; Ray refuses to merge a
-    # job's runtime env that sets the same variable.
-    assert "OMP_NUM_THREADS" not in env_vars
+    # vidmusician/raycluster.py passes its own variables in ray.init's runtime env; Ray refuses to merge
+    # a job's runtime env that sets the same variable.
+    from vidmusician.config import load_config
+    from vidmusician.raycluster import worker_env
+    assert {"OMP_NUM_THREADS", "MALLOC_MMAP_THRESHOLD_"} <= set(worker_env(load_config([]).ray))
+    assert not set(worker_env(load_config([]).ray)) & set(env_vars)
     assert not [k for k in env_vars if k.startswith("AWS_")]
     assert all(isinstance(v, str) for v in env_vars.values())
 

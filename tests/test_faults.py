@@ -178,3 +178,26 @@ def test_a_decoder_killed_from_outside_is_an_infrastructure_fault():
         next(stream)
     assert is_transient(caught.value) and failure(caught.value)[0] == "not_done"
     assert [int(x[0]) for x in isolated(counting, (1,), timeout_s=30)] == [0]
+
+
+def test_a_decoder_that_cannot_start_is_an_infrastructure_fault(monkeypatch):
+    """fork/exec refused (EAGAIN: the node is out of processes or memory) says nothing about the video."""
+    import errno
+    import multiprocessing.context
+
+    from vidmusician.video import isolation
+
+    if isolation._decoder is not None:
+        isolation._decoder.stop()
+        isolation._decoder = None
+
+    def refuse(process):
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.context.SpawnProcess, "_Popen", staticmethod(refuse))
+    with pytest.raises(isolation.DecoderUnavailable) as caught:
+        next(isolated(counting, (1,), timeout_s=30))
+    assert is_transient(caught.value) and failure(caught.value)[0] == "not_done"
+    assert isolation._decoder is None
+    monkeypatch.undo()
+    assert [int(x[0]) for x in isolated(counting, (2,), timeout_s=30)] == [0, 1]

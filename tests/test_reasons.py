@@ -1,7 +1,7 @@
 """Error rows say why, the same way in every stage."""
 from __future__ import annotations
 
-from vidmusician.extract.audio import NoAudioTrack
+from vidmusician.video.audio import NoAudioTrack
 from vidmusician.storage import ObjectNotFound
 from vidmusician.video.errors import MAX_REASON_CHARS, error_reason
 from vidmusician.video.frames import DecodeError

@@ -86,3 +86,29 @@ def test_model_scores_are_absent_unless_configured():
         model_scores._FACTORIES.pop("kl")
     row = to_table([{"video_id": "v", "status": "ok", "onset_f1": 0.5}]).to_pylist()[0]
     assert row["onset_f1"] == 0.5 and row["kl"] is None and row["fad"] is None  # null, not 0
+
+
+def test_blockwise_onset_envelope_is_librosas_with_a_block_of_memory(clips):
+    """The envelope made block by block equals librosa's whole-signal one (block edges that cut
+    frames, the zero padding at both ends, the dB floor relative to the whole track's maximum), and
+    its peak allocation is a block's, not the track's."""
+    import tracemalloc
+
+    import librosa
+
+    from vidmusician.metrics.onsets import onset_envelope
+    _, _, audio, sr = clips[0]
+    music = np.tile(audio, 8)  # a longer track, so the whole spectrogram dwarfs one block
+    music[: sr // 2] *= 1e-6   # a quiet start: the dB floor must follow the whole track's maximum
+    for hop, aggregate in ((256, np.median), (512, np.mean)):
+        whole = librosa.onset.onset_strength(y=music, sr=sr, hop_length=hop, n_fft=2048, aggregate=aggregate)
+        blocks = onset_envelope(music, sr, hop, 2048, aggregate, block_s=0.77)
+        np.testing.assert_allclose(blocks, whole, rtol=0, atol=1e-5 * whole.max())
+    peaks = []
+    for fn in (lambda: librosa.onset.onset_strength(y=music, sr=sr, hop_length=256, n_fft=2048),
+               lambda: onset_envelope(music, sr, 256, 2048, block_s=1.0)):
+        tracemalloc.start()
+        fn()
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < peaks[0] / 4, peaks

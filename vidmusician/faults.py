@@ -28,7 +28,7 @@ T = TypeVar("T")
 INFRASTRUCTURE_ERRORS = frozenset({
     "OutOfMemoryError", "MemoryError", "RayActorError", "ActorDiedError", "ActorUnavailableError",
     "WorkerCrashedError", "NodeDiedError", "ObjectLostError", "OwnerDiedError", "RaySystemError",
-    "ConnectionError", "TimeoutError", "DecoderKilled"})
+    "ConnectionError", "TimeoutError", "DecoderKilled", "DecoderUnavailable"})
 
 
 class SourceChanged(InputError):

@@ -33,12 +33,21 @@ def setup_worker() -> None:
     os.environ.setdefault("RAY_ADDRESS", ray.get_runtime_context().gcs_address)
 
 
+def worker_env(rcfg: RayConfig) -> dict[str, str]:
+    """What ray.init's runtime env sets for every worker of the job."""
+    env = {"OMP_NUM_THREADS": str(rcfg.torch_threads)}
+    if rcfg.malloc_mmap_threshold is not None:
+        env["MALLOC_MMAP_THRESHOLD_"] = str(rcfg.malloc_mmap_threshold)
+    return env
+
+
 def init_ray(rcfg: RayConfig) -> None:
     """Joins `ray.address` ("auto" under `ray job submit`) or starts a local Ray with `ray.num_cpus`
-    logical CPUs. Workers run `ray.torch_threads` OpenMP threads each: more would oversubscribe."""
+    logical CPUs. Workers run `ray.torch_threads` OpenMP threads each: more would oversubscribe; and
+    glibc's mmap threshold is fixed at `ray.malloc_mmap_threshold` (see the schema)."""
     if ray.is_initialized():
         return
-    env = {"OMP_NUM_THREADS": str(rcfg.torch_threads)}
+    env = worker_env(rcfg)
     if rcfg.address:
         ray.init(address=rcfg.address,
                  runtime_env={"env_vars": env, "worker_process_setup_hook": WORKER_SETUP_HOOK})

@@ -276,6 +276,13 @@ class RayConfig:
     num_cpus: Optional[int] = None
     # Torch threads inside each Ray worker (oversubscribed OpenMP threads spin against each other).
     torch_threads: int = 1
+    # glibc's malloc threshold (bytes) above which a block is mapped on its own and returned when freed.
+    # glibc raises it after freeing a large block (up to 32 MiB), so frame chunks (megabytes) then come
+    # from a heap that fragments and keeps its pages: a generation actor grew from 0.9 GB to 3.3 GB
+    # decoding a 10-minute video; fixed at 4 MiB it stays at 0.9 GB. (128 KiB bounds it as well but
+    # maps torch's activations too: a CPU training step took 1.7x as long; 4 MiB costs nothing
+    # measurable.) Set as MALLOC_MMAP_THRESHOLD_ for every worker of the job; null: glibc's default.
+    malloc_mmap_threshold: Optional[int] = 4194304
 
 
 @dataclass
@@ -387,6 +394,45 @@ class ScoresConfig:
 
 
 @dataclass
+class PublishConfig:
+    """What the soundtracking job does to the music before it is muxed (vidmusician/publish/)."""
+    # Loudness: a platform's target and true-peak ceiling (publish/loudness.py PLATFORMS: streaming
+    # -14 LUFS / -1 dBTP, apple -16 / -1, ebu_r128 -23 / -1, atsc_a85 -24 / -2); a value set below
+    # overrides the platform's. Both the music and the final mix are normalised.
+    platform: str = "streaming"
+    target_lufs: Optional[float] = None
+    true_peak_dbtp: Optional[float] = None
+    # Within this of the target counts as reached.
+    tolerance_lu: float = 0.5
+    # FFmpeg's look-ahead limiter, used only where the gain would cross the ceiling.
+    limiter_attack_ms: float = 5.0
+    limiter_release_ms: float = 50.0
+    # Fades: in over `fade_in_s`; out over about `fade_out_s`, ending with the last frame and starting
+    # on the music's nearest beat within `fade_beat_window_s` of the planned start; never more than
+    # `fade_max_fraction` of a short video.
+    fade_in_s: float = 0.1
+    fade_out_s: float = 2.0
+    fade_beat_window_s: float = 0.75
+    fade_max_fraction: float = 0.25
+    # What happens to the source's own audio (publish/mix.py): replace (music only), duck (the source's
+    # audio kept, the music lowered under its speech), keep (a video with audible sound of its own is
+    # left as it is: no music made), auto (speech -> duck, anything else -> replace). A video without
+    # audible sound is always replace.
+    mix_policy: str = "auto"
+    # Ducking: the music goes down by `duck_depth_db` where the source speaks, starting `duck_attack_s`
+    # before the speech and coming back over `duck_release_s` after it; pauses shorter than
+    # attack + release stay ducked.
+    duck_depth_db: float = 12.0
+    duck_attack_s: float = 0.15
+    duck_release_s: float = 0.5
+    # Source audio quieter than this (integrated) counts as silent; at least `speech_min_s` of speech
+    # (Silero VAD, probability >= `vad_threshold`) counts as speech.
+    silence_lufs: float = -60.0
+    speech_min_s: float = 0.5
+    vad_threshold: float = 0.5
+
+
+@dataclass
 class SoundtrackConfig:
     """The nightly bulk soundtracking job (jobs/soundtrack.py)."""
     # Adapters to load (a training run's export, any URI); null = the base model with null visual
@@ -420,7 +466,16 @@ class SoundtrackConfig:
     progress_every_s: float = 10.0
     # Review page: the score the "worst first" button sorts by.
     review_sort_key: str = "onset_f1"
+    # Best of N: `candidates` pieces of music per video, made in the same batched steps with different
+    # seeds (the first is the one N = 1 makes); the write stage scores each and keeps the best by
+    # `select_by` (a rhythm score, higher is better) among those that pass the sanity checks (at most
+    # `max_clipped_fraction` of samples at full scale, integrated loudness above `min_music_lufs`).
+    candidates: int = 1
+    select_by: str = "onset_f1"
+    max_clipped_fraction: float = 0.001
+    min_music_lufs: float = -45.0
     scores: ScoresConfig = field(default_factory=ScoresConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
 
 
 @dataclass

@@ -13,6 +13,16 @@ RHYTHM_REDUCTIONS = {"mean": 1, "mean_max": 2}
 SEPARATIONS = ("none", "demucs")
 # video.fault_injection values (video/isolation.py).
 INJECTED_FAULTS = ("hang", "crash")
+# soundtrack.publish.platform -> (target integrated LUFS, true-peak ceiling dBTP). YouTube, Spotify,
+# TikTok and most streaming services play at about -14; Apple Music at -16; broadcast follows EBU R128
+# (-23) or ATSC A/85 (-24, -2 dBTP).
+LOUDNESS_PLATFORMS = {"streaming": (-14.0, -1.0), "apple": (-16.0, -1.0), "ebu_r128": (-23.0, -1.0),
+                      "atsc_a85": (-24.0, -2.0)}
+# Per-video rhythm scores where higher is better: the run summary's means, and what best-of-N can
+# select by (soundtrack.select_by).
+HIGHER_IS_BETTER = ("onset_f1", "onset_f1_flow", "beats_hit", "beats_coverage", "beat_alignment")
+# soundtrack.publish.mix_policy values (publish/mix.py).
+MIX_POLICIES = ("auto", "replace", "duck", "keep")
 
 
 def config_problems(cfg: Config) -> list[str]:
@@ -45,6 +55,28 @@ def config_problems(cfg: Config) -> list[str]:
                                                               "must be positive")
     bad = sorted(set(vid.fault_injection.values()) - set(INJECTED_FAULTS))
     need(not bad, f"video.fault_injection: unknown faults {bad}: expected one of {list(INJECTED_FAULTS)}")
+    mmap = cfg.ray.malloc_mmap_threshold
+    need(mmap is None or mmap > 0, f"ray.malloc_mmap_threshold={mmap}: positive bytes, or null for glibc's default")
+    st = cfg.soundtrack
+    need(st.candidates >= 1, f"soundtrack.candidates={st.candidates}: at least 1")
+    need(st.select_by in HIGHER_IS_BETTER,
+         f"soundtrack.select_by={st.select_by!r}: expected one of {list(HIGHER_IS_BETTER)}")
+    need(0 <= st.max_clipped_fraction < 1, f"soundtrack.max_clipped_fraction={st.max_clipped_fraction}: in [0, 1)")
+    pub = st.publish
+    need(pub.platform in LOUDNESS_PLATFORMS,
+         f"soundtrack.publish.platform={pub.platform!r}: expected one of {list(LOUDNESS_PLATFORMS)}")
+    need(pub.mix_policy in MIX_POLICIES,
+         f"soundtrack.publish.mix_policy={pub.mix_policy!r}: expected one of {list(MIX_POLICIES)}")
+    need(pub.true_peak_dbtp is None or pub.true_peak_dbtp <= 0,
+         f"soundtrack.publish.true_peak_dbtp={pub.true_peak_dbtp}: a ceiling at or below 0 dBTP")
+    need(pub.target_lufs is None or -70 < pub.target_lufs < 0,
+         f"soundtrack.publish.target_lufs={pub.target_lufs}: between -70 and 0 LUFS")
+    need(min(pub.tolerance_lu, pub.limiter_attack_ms, pub.limiter_release_ms, pub.duck_depth_db) > 0,
+         "soundtrack.publish.tolerance_lu, limiter_attack_ms, limiter_release_ms and duck_depth_db must be positive")
+    need(min(pub.fade_in_s, pub.fade_out_s, pub.fade_beat_window_s, pub.duck_attack_s, pub.duck_release_s,
+             pub.speech_min_s) >= 0 and 0 <= pub.fade_max_fraction <= 0.5 and 0 < pub.vad_threshold < 1,
+         "soundtrack.publish: fades, duck times and speech_min_s not negative, fade_max_fraction in "
+         "[0, 0.5], vad_threshold in (0, 1)")
     retry = cfg.retry
     need(retry.attempts >= 1, f"retry.attempts={retry.attempts}: at least 1 (the first try)")
     need(retry.backoff_s >= 0 and retry.max_backoff_s >= 0 and retry.stop_after_not_done >= 0,

@@ -4,36 +4,14 @@ from __future__ import annotations
 
 import math
 
-import av
 import numpy as np
 import pyloudnorm
 
-from vidmusician.video.errors import InputError
 
 # pyloudnorm's gating needs at least one 400 ms block.
 MIN_LOUDNESS_S = 0.4
 # Normalisation never pushes peaks above this (a hard limiter would colour the codec's input).
 PEAK_CEILING = 0.99
-
-
-class NoAudioTrack(InputError):
-    pass
-
-
-def read_audio_mono(path: str, sample_rate: int) -> np.ndarray:
-    """The first audio stream, mixed to mono and resampled by FFmpeg (PyAV), float32."""
-    with av.open(path) as container:
-        if not container.streams.audio:
-            raise NoAudioTrack("no audio track")
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        chunks = []
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
-    return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
 
 
 def rms_dbfs(x: np.ndarray) -> float:

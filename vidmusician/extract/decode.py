@@ -11,7 +11,8 @@ from typing import Iterator
 import numpy as np
 
 from vidmusician.config.schema import Config
-from vidmusician.extract.audio import build_separator, normalize_loudness, read_audio_mono, rms_dbfs
+from vidmusician.extract.audio import build_separator, normalize_loudness, rms_dbfs
+from vidmusician.video.audio import read_audio_mono
 from vidmusician.extract.windows import plan_training_windows
 from vidmusician.faults import failure, retrying
 from vidmusician.storage import Storage

@@ -11,7 +11,7 @@ import librosa
 import numpy as np
 
 from vidmusician.metrics.beat_matching import beat_alignment_score, beats_coverage_score, beats_hit_score, onset_f1
-from vidmusician.metrics.onsets import detect_hits
+from vidmusician.metrics.onsets import ONSET_N_FFT, detect_hits, onset_envelope
 
 VISUAL_WAIT_S = 0.2
 VISUAL_AVG_S = 0.5        # each side of a frame, for the local mean
@@ -19,6 +19,7 @@ VISUAL_MAX_S = 0.1        # each side of a frame, for the local maximum
 VISUAL_DELTA_STD = 1.0
 # d_0 = 1 by definition (no previous frame): the first frames of the curve are not a visual event.
 VISUAL_SKIP_S = 0.1
+TEMPO_HOP = 512           # librosa.beat.beat_track's default
 
 
 def pick_beats(envelope: np.ndarray, rate: float) -> np.ndarray:
@@ -43,9 +44,12 @@ def visual_beats(curve: np.ndarray, rate: float) -> np.ndarray:
     return pick_beats(x[:, 0] if x.ndim == 2 else x, rate)
 
 
-def music_tempo(wav: np.ndarray, sr: int) -> float:
-    tempo, _ = librosa.beat.beat_track(y=np.asarray(wav, np.float32), sr=sr)
-    return float(np.atleast_1d(tempo)[0])
+def music_beats(wav: np.ndarray, sr: int) -> tuple[float, np.ndarray]:
+    """(tempo in bpm, beat times in s): librosa's beat tracker with its default envelope (hop 512,
+    mean over bands), made by block."""
+    env = onset_envelope(np.asarray(wav, np.float32), sr, TEMPO_HOP, ONSET_N_FFT)
+    tempo, beats = librosa.beat.beat_track(onset_envelope=env, sr=sr, hop_length=TEMPO_HOP, units="time")
+    return float(np.atleast_1d(tempo)[0]), np.asarray(beats, dtype=np.float64)
 
 
 def rhythm_scores(visual: np.ndarray, wav: np.ndarray, sr: int, duration_s: float,
@@ -53,8 +57,8 @@ def rhythm_scores(visual: np.ndarray, wav: np.ndarray, sr: int, duration_s: floa
     """The score-table columns for one video: its visual beats (from the rhythm curve, and from the
     flow detector when given) against its new music's onsets."""
     onsets = detect_hits(np.asarray(wav, np.float32), sr)
-    scores = {"visual_beats": int(len(visual)), "music_onsets": int(len(onsets)),
-              "tempo_bpm": music_tempo(wav, sr),
+    tempo, beats = music_beats(wav, sr)
+    scores = {"visual_beats": int(len(visual)), "music_onsets": int(len(onsets)), "tempo_bpm": tempo,
               "onset_f1": onset_f1(onsets, visual),
               "beats_hit": beats_hit_score(onsets, visual, duration_s),
               "beats_coverage": beats_coverage_score(onsets, visual, duration_s),
@@ -62,4 +66,5 @@ def rhythm_scores(visual: np.ndarray, wav: np.ndarray, sr: int, duration_s: floa
     if flow is not None:
         scores.update(flow_beats=int(len(flow)), onset_f1_flow=onset_f1(onsets, flow))
     scores["music_onset_times"] = [float(t) for t in onsets]
+    scores["music_beat_times"] = [float(t) for t in beats]
     return scores

@@ -7,7 +7,6 @@ it on batches of rows."""
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import time
 
@@ -22,6 +21,7 @@ from vidmusician.models.builders import build_clip_encoder, build_model
 from vidmusician.models.checkpoint import load_adapters
 from vidmusician.models.generation import VideoFeatures, soundtrack
 from vidmusician.models.sampling import derive_seed
+from vidmusician.publish.mix import KEEP
 from vidmusician.raycluster import node_id
 from vidmusician.storage import Storage, StorageError
 from vidmusician.video.decoding import isolated_chunks
@@ -38,6 +38,11 @@ def columns(rows: list[dict]) -> dict[str, np.ndarray]:
         text = isinstance(values[0], (str, bytes))
         out[key] = np.array(values, dtype=object) if text else np.array(values)
     return out
+
+
+def candidate_seed(seed: int, content_hash: str, k: int) -> int:
+    """Candidate k's sampling seed; candidate 0's is the one a single candidate has always had."""
+    return derive_seed(seed, content_hash) if k == 0 else derive_seed(seed, content_hash, k)
 
 
 class SoundtrackGenerator:
@@ -67,24 +72,24 @@ class SoundtrackGenerator:
             for chunk in chunks:
                 stream.add(chunk.frames)
                 impulse.append(np.array(chunk.impulse))  # a copy: the received array may view the whole message
-                # Something on the actor's path leaves each chunk in a reference cycle, and a chunk is
-                # megabytes in few Python objects, so the collector's counts never trigger: memory grew
-                # with the video (2.4 GB for 10 minutes) until this young-generation collection.
-                gc.collect(1)
         return (stream.result(probe.duration_s, self.model.frame_rate),
                 flow_beats_of_impulse(np.concatenate(impulse), fps))
 
     def music(self, feats: list[VideoFeatures], hashes: list[str]) -> list[np.ndarray]:
-        # A seed per video from its content: its music does not depend on its batch-mates, so a rerun
-        # makes the same music however the videos are batched.
-        seeds = [derive_seed(self.cfg.seed, content_hash) for content_hash in hashes]
-        waves = soundtrack(self.model, feats, self.cfg.generation, seeds=seeds,
+        """Per video its `soundtrack.candidates` pieces of music, [N, samples], made in the same
+        batched steps. A seed per candidate from the video's content: its music does not depend on its
+        batch-mates, so a rerun makes the same music however the videos are batched."""
+        n = self.cfg.soundtrack.candidates
+        seeds = [candidate_seed(self.cfg.seed, content_hash, k) for content_hash in hashes for k in range(n)]
+        waves = soundtrack(self.model, [f for f in feats for _ in range(n)], self.cfg.generation, seeds=seeds,
                            conditioned=self.conditioned)
-        return [w.numpy().astype(np.float32) for w in waves]
+        waves = [w.numpy().astype(np.float32) for w in waves]
+        return [np.stack(waves[i * n:(i + 1) * n]) for i in range(len(feats))]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rows = [{k: batch[k][i] for k in batch} for i in range(len(batch["video_id"]))]
-        todo = [r for r in rows if r["status"] == STATUS_OK and not r["reused"] and not r["duplicate_of"]]
+        todo = [r for r in rows if r["status"] == STATUS_OK and not r["reused"] and not r["duplicate_of"]
+                and r["mix"] != KEEP]  # a video that keeps its own sound gets no music
         here = node_id()
         inputs = []
         for row in todo:
@@ -126,9 +131,10 @@ class SoundtrackGenerator:
         self._finish(row, beats, feats, wav, time.perf_counter() - start)
 
     def _finish(self, row: dict, beats: np.ndarray, feats: VideoFeatures, wav: np.ndarray, seconds: float) -> None:
+        """`wav`: the video's candidates [N, samples]; model scores per candidate."""
         sr = self.model.sample_rate
         try:
-            model_scores = {name: float(score(feats, wav, sr)) for name, score in self.scorers.items()}
+            model_scores = [{name: float(score(feats, w, sr)) for name, score in self.scorers.items()} for w in wav]
         except Exception as err:  # a scorer failing on one video is that video's row
             row["status"], row["reason"] = failure(err, stage="scores")
             row.update(payload=b"", generate_s=seconds)

@@ -1,6 +1,8 @@
 """Where the soundtracking job writes, and the model version its outputs are keyed by.
 
-    <output>/<model_version>/soundtracks/<content_hash>.wav   the music
+    <output>/<model_version>/soundtracks/<content_hash>.wav   the music (faded, at the target loudness)
+    <output>/<model_version>/soundtracks/<content_hash>.mix.wav  the mixed track, when a mix policy
+                                                              kept the source's audio under it
     <output>/<model_version>/soundtracks/<content_hash>.mp4   the video with it (video stream copied)
     <output>/<model_version>/soundtracks/<content_hash>.json  its score row, written last: the marker
                                                               that the three files are complete
@@ -27,13 +29,16 @@ def adapter_version(cfg: Config, storage: Storage) -> str:
 
 
 def model_version(cfg: Config, adapters: str) -> str:
-    """Everything that shapes the music: model config (backbone id or local path, CLIP, T5, adapter
-    architecture), the adapter bytes, the generation settings, the precision and the seed. A local
-    backbone directory is identified by its path: replacing the weights in place needs a new path (or
-    a new seed)."""
+    """Everything that shapes the published sound: model config (backbone id or local path, CLIP, T5,
+    adapter architecture), the adapter bytes, the generation settings, the precision, the seed and the
+    publishing settings (loudness, fades, mix policy) and best-of-N's. A local backbone directory is
+    identified by its path: replacing the weights in place needs a new path (or a new seed)."""
+    st = cfg.soundtrack
     return "mv-" + config_hash({"model": config_hash(cfg.model), "generation": config_hash(cfg.generation),
                                 "adapters": adapters, "precision": cfg.precision.value,
-                                "seed": cfg.seed})[:12]
+                                "seed": cfg.seed, "publish": config_hash(cfg.soundtrack.publish),
+                                "selection": [st.candidates, st.select_by, st.max_clipped_fraction,
+                                              st.min_music_lufs]})[:12]
 
 
 def run_config_hash(cfg: Config) -> str:
@@ -55,6 +60,9 @@ class Layout:
 
     def wav(self, content_hash: str) -> str:
         return self.artefact(content_hash, ".wav")
+
+    def mix_wav(self, content_hash: str) -> str:
+        return self.artefact(content_hash, ".mix.wav")
 
     def mp4(self, content_hash: str) -> str:
         return self.artefact(content_hash, ".mp4")

@@ -21,6 +21,7 @@ import ray
 
 from vidmusician.config import Config, dump_config
 from vidmusician.faults import NotDoneStreak
+from vidmusician.publish.mix import KEEP
 from vidmusician.raycluster import init_ray
 from vidmusician.soundtrack.duplicates import ContentClaims, Duplicates
 from vidmusician.soundtrack.generate import SoundtrackGenerator
@@ -118,7 +119,7 @@ def run_soundtrack(cfg: Config) -> SoundtrackResult:
             writer.add(row)
             done[row["video_id"]] = row
             work[{STATUS_ERROR: "errors", STATUS_NOT_DONE: "not_done"}.get(
-                row["status"], "reused" if row["reused"] else "generated")] += 1
+                row["status"], "reused" if row["reused"] else "kept" if row.get("mix") == KEEP else "generated")] += 1
             progress.update(row)
 
         last_flush = time.perf_counter()

@@ -1,18 +1,22 @@
 """CPU stage of the soundtracking job: one input -> one row. Hashes the file, reuses a finished
 soundtrack of the same content (same model version), claims the content for this input (a second
-input with the same content waits for the first's outcome instead of generating it again), and probes
-the video in the isolated decoder (its first frame decodes, its duration is in range). Frames are
-decoded later, chunk by chunk, next to the encoder (generate.py). No torch here: Ray workers import
-this module to run it."""
+input with the same content waits for the first's outcome instead of generating it again), probes
+the video in the isolated decoder (its first frame decodes, its duration is in range), and listens to
+its own audio (silent, speech or other sound: the mix policy decides here, so a video that keeps its
+sound costs no generation). Frames are decoded later, chunk by chunk, next to the encoder
+(generate.py). Torch is imported only by the speech detector, when a video has sound."""
 from __future__ import annotations
 
 import json
 import time
 
+import numpy as np
 import ray
 
 from vidmusician.config.schema import Config
 from vidmusician.faults import failure, retrying
+from vidmusician.publish.mix import REPLACE, mix_for
+from vidmusician.publish.speech import SourceAudio, analyse_source_audio
 from vidmusician.raycluster import node_id
 from vidmusician.soundtrack.layout import Layout
 from vidmusician.storage import ObjectNotFound, Storage, StorageError
@@ -27,8 +31,20 @@ def stage_row(item: dict, status: str = STATUS_OK, reason: str = "", **fields) -
     finished soundtrack, or of another input's with the same content), timings and nodes per stage."""
     return video_row(item, status, reason, **{
         "video_codec": "", "rotation": 0, "has_audio": False, "reused": False, "duplicate_of": "",
+        "source_audio": "", "source_lufs": float("nan"), "speech_s": 0.0, "speech_json": "[]", "mix": "",
         "artefact": "", "decode_s": 0.0, "features_s": 0.0, "generate_s": 0.0, "write_s": 0.0,
         "decode_node": node_id(), "generate_node": "", "write_node": "", **fields})
+
+
+def source_fields(path: str, has_audio: bool, cfg: Config) -> dict:
+    """The row's source-audio columns and its mix. Under `replace` the source is not listened to."""
+    pub = cfg.soundtrack.publish
+    if not has_audio or pub.mix_policy == REPLACE:
+        return {"source_audio": "" if has_audio else "none", "mix": REPLACE}
+    source: SourceAudio = analyse_source_audio(path, pub)
+    return {"source_audio": source.kind, "source_lufs": float(source.lufs), "speech_s": source.speech_s,
+            "speech_json": json.dumps(np.round(source.speech, 3).tolist()),
+            "mix": mix_for(pub.mix_policy, source.kind)}
 
 
 def prepare_for_soundtrack(item: dict, cfg: Config, layout: Layout, claims) -> dict:
@@ -56,10 +72,11 @@ def _prepare(item: dict, cfg: Config, layout: Layout, storage: Storage, claims) 
             pass
         probe = isolated_probe(path, item["uri"], cfg.model.clip.image_size, cfg.soundtrack.decode_num_cpus,
                                cfg.video)
-    common = dict(content_hash=digest, duration_s=probe.duration_s, video_codec=probe.codec,
-                  rotation=probe.rotation, has_audio=probe.has_audio)
-    reason = duration_problem(probe.duration_s, cfg.video)
-    if reason:
-        return stage_row(item, STATUS_ERROR, reason, **common)
+        common = dict(content_hash=digest, duration_s=probe.duration_s, video_codec=probe.codec,
+                      rotation=probe.rotation, has_audio=probe.has_audio)
+        reason = duration_problem(probe.duration_s, cfg.video)
+        if reason:
+            return stage_row(item, STATUS_ERROR, reason, **common)
+        common.update(source_fields(path, probe.has_audio, cfg))
     owner = ray.get(claims.claim.remote(digest, item["video_id"]))
     return stage_row(item, duplicate_of="" if owner == item["video_id"] else owner, **common)

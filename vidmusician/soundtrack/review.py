@@ -1,7 +1,8 @@
 """The static review page of a run: one self-contained HTML file (inline SVG plots, no scripts or
 styles from elsewhere) beside the soundtracks, linking the muxed videos by relative path, so it opens
 the same from a local disk or a copy of the bucket. Per ok video: a player, a plot of the visual beats
-against the music's onsets, and the scores; sortable by any score, worst first in one click. Error
+against the music's onsets, the scores, the mix and the published loudness; sortable by any score,
+worst first in one click. A video that kept its own sound has no player. Error
 rows are listed with their reasons."""
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import html
 import json
 import math
 
+from vidmusician.publish.mix import KEEP
 from vidmusician.soundtrack.layout import Layout
 from vidmusician.soundtrack.table import MEAN_SCORES, STATUS_OK
 
@@ -64,14 +66,31 @@ def beat_plot(row: dict) -> str:
             + _ticks(row.get("music_onset_times"), d, 2 * third, PLOT_H, "mus") + "</svg>")
 
 
+def _candidates(row: dict) -> str:
+    """Best of N: every candidate's selection score and issues, the kept one in bold."""
+    parts = []
+    for k, (score, issue) in enumerate(zip(row["candidate_scores"], row["candidate_issues"])):
+        text = f"#{k} {_fmt(score)}" + (f" ({html.escape(issue)})" if issue else "")
+        parts.append(f"<b class='chosen'>{text}</b>" if k == row["chosen_candidate"] else text)
+    return f"best of {row['candidates']}: " + ", ".join(parts)
+
+
 def _card(row: dict, layout: Layout) -> str:
     data = " ".join(f'data-{k.replace("_", "")}="{_fmt(row.get(k))}"' for k in SHOWN_SCORES)
     scores = "".join(f"<tr><td>{k}</td><td>{_fmt(row.get(k))}</td></tr>" for k in SHOWN_SCORES)
     src = f"../soundtracks/{row['content_hash']}.mp4"
-    return (f'<div class="video" {data}><video controls preload="metadata" src="{html.escape(src)}"></video>'
+    if row.get("mix") == KEEP:  # nothing was made: the video keeps its own sound
+        player = "<p><i>kept its own sound (no music made)</i></p>"
+    else:
+        player = f'<video controls preload="metadata" src="{html.escape(src)}"></video>'
+    sound = (f'mix: {html.escape(row.get("mix") or "n/a")} (source: {html.escape(row.get("source_audio") or "n/a")}); '
+             f'{_fmt(row.get("output_lufs"))} LUFS, {_fmt(row.get("output_true_peak_dbtp"))} dBTP')
+    if (row.get("candidates") or 1) > 1:
+        sound += "<br>" + _candidates(row)
+    return (f'<div class="video" {data}>{player}'
             f'<div><b>{html.escape(row["video_id"])}</b> ({_fmt(row["duration_s"])} s)<br>'
-            f'<small>{html.escape(row["source_uri"])}</small><br>{beat_plot(row)}'
-            f'<table class="s">{scores}</table></div></div>')
+            f'<small>{html.escape(row["source_uri"])}</small><br><small class="sound">{sound}</small><br>'
+            f'{beat_plot(row)}<table class="s">{scores}</table></div></div>')
 
 
 def review_page(rows: list[dict], layout: Layout, worst_key: str) -> str:

@@ -7,6 +7,7 @@ from collections import Counter
 
 import pyarrow as pa
 
+from vidmusician.config.validate import HIGHER_IS_BETTER
 from vidmusician.metrics.model_scores import MODEL_SCORE_COLUMNS
 from vidmusician.storage import Storage, join_uri
 from vidmusician.video.errors import error_reason_kind
@@ -16,23 +17,34 @@ TIMINGS = ("decode_s", "features_s", "generate_s", "write_s")
 COUNTS = ("visual_beats", "flow_beats", "music_onsets")
 RHYTHM_SCORES = ("tempo_bpm", "onset_f1", "onset_f1_flow", "beats_hit", "beats_coverage", "beat_alignment")
 # The times (s) behind the counts, for the review page's plots and for re-scoring later.
-BEAT_TIMES = ("visual_beat_times", "flow_beat_times", "music_onset_times")
+BEAT_TIMES = ("visual_beat_times", "flow_beat_times", "music_onset_times", "music_beat_times")
+# The published track (vidmusician/publish/): measured loudness of the music stem and of what was muxed.
+LEVELS = ("music_lufs", "music_true_peak_dbtp", "music_lra_lu", "output_lufs", "output_true_peak_dbtp",
+          "output_lra_lu")
 # Scores where higher is better, summarised as means at the end of a run.
-MEAN_SCORES = ("onset_f1", "onset_f1_flow", "beats_hit", "beats_coverage", "beat_alignment")
+MEAN_SCORES = HIGHER_IS_BETTER
 
 SCHEMA = pa.schema(
     [("video_id", pa.string()), ("source_uri", pa.string()), ("meta", pa.string()), ("status", pa.string()),
      ("reason", pa.string()), ("content_hash", pa.string()), ("duration_s", pa.float64()),
      ("video_codec", pa.string()), ("rotation", pa.int64()), ("has_audio", pa.bool_()),
      ("video_output", pa.string()), ("duplicate_of", pa.string()),
-     ("music_s", pa.float64()), ("music_uri", pa.string()), ("video_uri", pa.string()),
-     ("model", pa.string()), ("model_version", pa.string()), ("adapter_version", pa.string()),
-     ("config_hash", pa.string()), ("run_id", pa.string()), ("reused", pa.bool_())]
+     ("source_audio", pa.string()), ("source_lufs", pa.float64()), ("speech_s", pa.float64()),
+     ("speech_times", pa.list_(pa.float64())), ("mix", pa.string()), ("fade_out_start_s", pa.float64())]
+    + [(k, pa.float64()) for k in LEVELS]
+    + [("music_s", pa.float64()), ("music_uri", pa.string()), ("mix_uri", pa.string()),
+       ("video_uri", pa.string()), ("model", pa.string()), ("model_version", pa.string()),
+       ("adapter_version", pa.string()),
+       ("config_hash", pa.string()), ("run_id", pa.string()), ("reused", pa.bool_())]
     + [(k, pa.float64()) for k in TIMINGS]
     + [("decode_node", pa.string()), ("generate_node", pa.string()), ("write_node", pa.string())]
     + [(k, pa.int64()) for k in COUNTS] + [(k, pa.float64()) for k in RHYTHM_SCORES]
     + [(k, pa.float64()) for k in MODEL_SCORE_COLUMNS]
-    + [(k, pa.list_(pa.float64())) for k in BEAT_TIMES])
+    + [(k, pa.list_(pa.float64())) for k in BEAT_TIMES]
+    # Best of N: how many candidates, which was kept, and each one's selection score, loudness and
+    # sanity issues ("" when clean).
+    + [("candidates", pa.int64()), ("chosen_candidate", pa.int64()), ("candidate_scores", pa.list_(pa.float64())),
+       ("candidate_lufs", pa.list_(pa.float64())), ("candidate_issues", pa.list_(pa.string()))])
 
 
 def to_table(rows: list[dict]) -> pa.Table:
@@ -81,14 +93,19 @@ def summarize(rows: list[dict], elapsed_s: float, work: Counter) -> str:
     errors = Counter(error_reason_kind(r["reason"]) for r in rows if r["status"] == STATUS_ERROR)
     not_done = Counter(error_reason_kind(r["reason"]) for r in rows if r["status"] == STATUS_NOT_DONE)
     hours = sum(r["music_s"] or 0.0 for r in ok) / 3600
-    made = work["generated"] + work["reused"] + work["errors"]
+    made = work["generated"] + work["reused"] + work["errors"] + work["kept"]
     per_hour = made / elapsed_s * 3600 if elapsed_s > 0 else float("nan")
     lines = [f"videos {len(rows)}: ok {len(ok)}, error {sum(errors.values())}, not done {sum(not_done.values())}",
              f"this run: generated {work['generated']}, reused by content hash {work['reused']}, "
+             f"kept their own sound {work['kept']}, "
              f"errors {work['errors']}, not done {work['not_done']}, already done {work['skipped']}",
              f"music {hours:.4f} h; {made} videos in {elapsed_s:.1f} s = {per_hour:.0f} videos/hour"]
     lines += [f"  error: {n} x {reason}" for reason, n in errors.most_common()]
     lines += [f"  not done (the next run retries): {n} x {reason}" for reason, n in not_done.most_common()]
+    mixes = ", ".join(f"{mix} {n}" for mix, n in sorted(Counter(r.get("mix") or "?" for r in ok).items()))
+    peaks = [r["output_true_peak_dbtp"] for r in ok if r.get("output_true_peak_dbtp") is not None]
+    lines.append(f"mix: {mixes}; output loudness {_mean(ok, 'output_lufs'):.1f} LUFS mean, true peak "
+                 f"{max(peaks, default=float('nan')):.1f} dBTP max")
     lines.append("mean scores (ok videos): " + ", ".join(f"{k} {_mean(ok, k):.3f}" for k in MEAN_SCORES)
                  + f", tempo {_mean(ok, 'tempo_bpm'):.1f} bpm")
     return "\n".join(lines)

@@ -1,21 +1,28 @@
-"""Write stage (CPU tasks): per video the wav, the muxed mp4 (video stream copied or re-encoded by
-codec, see mux.py; AAC music, same duration) and the score row; the row is written last, as the marker that the soundtrack is complete.
-Every file appears atomically under its final name. No torch here."""
+"""Write stage (CPU tasks): per video the published sound track (fades, loudness, the mix its policy
+asks for: vidmusician/publish/), the music stem's wav (and the mix's, when it differs), the muxed mp4
+(video stream copied or re-encoded by codec, see mux.py; AAC audio, same duration) and the score row;
+the row is written last, as the marker that the soundtrack is complete. Every file appears atomically
+under its final name."""
 from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import tempfile
 import time
 
+import numpy as np
 import soundfile
 
 from vidmusician.config.schema import Config
 from vidmusician.faults import SourceChanged, failure, retrying
-from vidmusician.metrics.video_scores import rhythm_scores, visual_beats
+from vidmusician.metrics.video_scores import visual_beats
 from vidmusician.mux import VideoPolicy, mux_soundtrack
+from vidmusician.publish.mix import KEEP
+from vidmusician.publish.track import Published, publish_track
 from vidmusician.raycluster import node_id
+from vidmusician.soundtrack.candidates import choose
 from vidmusician.soundtrack.layout import Layout
 from vidmusician.soundtrack.table import SCHEMA
 from vidmusician.storage import Storage, StorageError
@@ -27,9 +34,14 @@ IDENTITY = ("video_id", "uri", "meta", "decode_s", "decode_node")
 
 
 def score_row(row: dict, stamp: dict) -> dict:
-    """A stage row -> its score-table row. The table publishes the input's `uri` as `source_uri`."""
+    """A stage row -> its score-table row. The table publishes the input's `uri` as `source_uri`, and
+    the speech segments as flat [start, end, ...] times; an unmeasured source loudness is null."""
     out = {f.name: row.get(f.name) for f in SCHEMA}
     out["source_uri"] = row["uri"]
+    if "speech_json" in row:
+        out["speech_times"] = [float(t) for pair in json.loads(row["speech_json"]) for t in pair]
+    if out.get("source_lufs") is not None and math.isnan(out["source_lufs"]):
+        out["source_lufs"] = None
     out.update(stamp)
     return out
 
@@ -39,6 +51,8 @@ def write_soundtrack(row: dict, cfg: Config, layout: Layout, stamp: dict) -> dic
     row = dict(row)
     if row["status"] != STATUS_OK or row["duplicate_of"]:  # a duplicate's outcome is its original's
         return score_row(row, stamp)
+    if row["mix"] == KEEP:  # its own sound stays: nothing made, nothing written
+        return score_row({**row, "video_output": KEEP}, stamp)
     if row["reused"]:
         stored = json.loads(row["artefact"])
         return score_row({**stored, **{k: row[k] for k in IDENTITY}, "reused": True}, stamp)
@@ -52,6 +66,21 @@ def write_soundtrack(row: dict, cfg: Config, layout: Layout, stamp: dict) -> dic
     return score_row(row, stamp)
 
 
+def write_wav(storage: Storage, uri: str, audio: np.ndarray, sample_rate: int) -> None:
+    buf = io.BytesIO()
+    soundfile.write(buf, audio, sample_rate, format="WAV")
+    storage.write_bytes(uri, buf.getvalue())
+
+
+def levels(track: Published) -> dict:
+    """The score table's loudness columns of a published track."""
+    out = {"fade_out_start_s": track.fade_out_start_s}
+    for name, level in (("music", track.music_level), ("output", track.output_level)):
+        out.update({f"{name}_lufs": level.integrated_lufs, f"{name}_true_peak_dbtp": level.true_peak_dbtp,
+                    f"{name}_lra_lu": level.range_lu})
+    return out
+
+
 def video_policy(cfg: Config) -> VideoPolicy:
     st = cfg.soundtrack
     return VideoPolicy(tuple(st.copy_codecs), st.reencode_crf, st.reencode_preset)
@@ -60,25 +89,30 @@ def video_policy(cfg: Config) -> VideoPolicy:
 def _write(row: dict, cfg: Config, layout: Layout, stamp: dict, start: float) -> dict:
     storage = Storage(cfg.storage)
     data = unpack(row["payload"])
-    wav, sr, digest = data["wav"], int(data["sample_rate"]), row["content_hash"]
+    wavs, sr, digest = np.atleast_2d(data["wav"]), int(data["sample_rate"]), row["content_hash"]
     # The source is read again here rather than carried through the generation actors (whole videos
     # would sit in the GPU nodes' object store); what is muxed must be the content that was decoded.
     with storage.local_copy(row["uri"]) as source, tempfile.TemporaryDirectory(prefix="vm-mux-") as tmp:
         if file_sha256(source) != digest:
             raise SourceChanged("the source changed during the run (its content hash differs); a rerun "
                                 "soundtracks the new content")
-        buf = io.BytesIO()
-        soundfile.write(buf, wav, sr, format="WAV")
-        storage.write_bytes(layout.wav(digest), buf.getvalue())
+        visual, flow = visual_beats(data["curve"], float(data["curve_rate"])), data["flow_beats"]
+        # Best of N, by the scores of the music as made (before fades and loudness).
+        chosen, scores, picked = choose(wavs, sr, visual, flow, float(row["duration_s"]), cfg.soundtrack)
+        wav = wavs[chosen]
+        track = publish_track(wav, sr, np.array(scores["music_beat_times"]), row["mix"], source,
+                              np.array(json.loads(row["speech_json"])), cfg.soundtrack.publish)
+        write_wav(storage, layout.wav(digest), track.music, sr)
+        if track.mixed:
+            write_wav(storage, layout.mix_wav(digest), track.audio, sr)
         muxed = os.path.join(tmp, f"{digest}.mp4")
-        how = mux_soundtrack(source, wav, sr, muxed, policy=video_policy(cfg))
+        how = mux_soundtrack(source, track.audio, sr, muxed, policy=video_policy(cfg))
         storage.upload_file(muxed, layout.mp4(digest))
-    visual, flow = visual_beats(data["curve"], float(data["curve_rate"])), data["flow_beats"]
-    scores = rhythm_scores(visual, wav, sr, float(row["duration_s"]), flow=flow)
     done = {**scores, "visual_beat_times": visual.tolist(), "flow_beat_times": flow.tolist(),
-            **json.loads(str(data["model_scores"])), "music_s": len(wav) / sr,
-            "music_uri": layout.wav(digest), "video_uri": layout.mp4(digest), "video_output": how,
-            "write_node": node_id()}
+            **json.loads(str(data["model_scores"]))[chosen], **picked, **levels(track),
+            "music_s": len(wav) / sr,
+            "music_uri": layout.wav(digest), "mix_uri": layout.mix_wav(digest) if track.mixed else None,
+            "video_uri": layout.mp4(digest), "video_output": how, "write_node": node_id()}
     done["write_s"] = time.perf_counter() - start
     marker = score_row({**row, **done}, stamp)
     storage.write_text(layout.marker(digest), json.dumps({k: v for k, v in marker.items()

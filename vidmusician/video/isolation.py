@@ -35,6 +35,11 @@ class DecoderKilled(DecoderCrashed):
     likely): the machine's fault, not the video's, so faults.py counts it as an infrastructure fault."""
 
 
+class DecoderUnavailable(RuntimeError):
+    """No decoder process could be started (out of memory or processes): the machine's fault, retried
+    (faults.py), never the video's error row."""
+
+
 def _inject(fault: str) -> None:
     if fault == HANG:
         time.sleep(10 ** 6)
@@ -70,7 +75,12 @@ class _Decoder:
         ctx = multiprocessing.get_context("spawn")  # a clean interpreter: a Ray worker's threads do not fork
         self.conn, child = ctx.Pipe()
         self.proc = ctx.Process(target=_serve, args=(child,), daemon=True)
-        self.proc.start()
+        try:
+            self.proc.start()
+        except OSError as err:  # fork/exec refused: EAGAIN, ENOMEM
+            self.conn.close()
+            child.close()
+            raise DecoderUnavailable(f"cannot start a decoder process ({err})") from err
         child.close()  # the decoder holds the only other end: its death ends the pipe
         self.busy = False  # a call is reading its answers
 

@@ -1,0 +1,283 @@
+"""Publishing the music (vidmusician/publish/): loudness and true peak checked with meters independent
+of the code (pyloudnorm for BS.1770 loudness, scipy's polyphase 4x oversampling for the true peak;
+the code measures with FFmpeg's ebur128), fades, the ducking curve and the mix policies; and best of N
+(soundtrack.candidates): the kept candidate is the best clean one by the configured score in every
+row, candidate 0 is the music a single candidate makes, and the review page shows the choice."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyloudnorm
+import pytest
+import scipy.signal
+
+from model_fixtures import debug_config
+from vidmusician.publish.fades import apply_fades, fade_out_start
+from vidmusician.publish.loudness import measure, normalize, targets
+from vidmusician.publish.mix import DUCK, KEEP, REPLACE, duck_gain, mix_for
+from vidmusician.soundtrack.candidates import best
+
+SR = 32000
+
+
+def lufs(x: np.ndarray, sr: int = SR) -> float:
+    return pyloudnorm.Meter(sr).integrated_loudness(np.asarray(x, np.float64))
+
+
+def true_peak_dbtp(x: np.ndarray) -> float:
+    return float(20 * np.log10(np.abs(scipy.signal.resample_poly(np.asarray(x, np.float64), 4, 1)).max()))
+
+
+def spiky(seconds: float, hit: float, bed: float, seed: int = 0) -> np.ndarray:
+    """A tone bed with noise hits every half second: a high crest factor, like drums over pads."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    x = bed * np.sin(2 * np.pi * 220 * t)
+    for k in range(int(seconds * 2)):
+        start = k * SR // 2
+        x[start:start + 800] += hit * np.exp(-np.arange(800) / 100) * rng.choice([-1, 1], 800)
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize("platform", ["streaming", "ebu_r128", "atsc_a85"])
+@pytest.mark.parametrize("signal", ["clipped_hits", "soft_hits", "quiet_tone"])
+def test_normalised_music_meets_the_target_and_the_ceiling_by_independent_meters(platform, signal):
+    x = {"clipped_hits": spiky(8, 1.5, 0.05), "soft_hits": spiky(8, 0.3, 0.05),
+         "quiet_tone": spiky(8, 0.0, 0.01)}[signal]
+    pub = debug_config(f"soundtrack.publish.platform={platform}").soundtrack.publish
+    target, ceiling = targets(pub)
+    y, level = normalize(x, SR, target, ceiling, pub.tolerance_lu, pub.limiter_attack_ms, pub.limiter_release_ms)
+    assert abs(lufs(y) - target) <= 1.0, (lufs(y), target)
+    assert true_peak_dbtp(y) <= ceiling, true_peak_dbtp(y)
+    assert abs(level.integrated_lufs - lufs(y)) < 0.3 and level.true_peak_dbtp <= ceiling
+    if signal == "clipped_hits":  # the gain alone would cross the ceiling: the limiter held it
+        assert true_peak_dbtp(x) + (target - lufs(x)) > ceiling + 3
+
+
+def test_a_set_target_overrides_the_platform_and_silence_is_left_alone():
+    pub = debug_config("soundtrack.publish.platform=atsc_a85", "soundtrack.publish.target_lufs=-18").soundtrack.publish
+    assert targets(pub) == (-18.0, -2.0)
+    silence = np.zeros(SR * 2, np.float32)
+    y, level = normalize(silence, SR, -14, -1, 0.5, 5, 50)
+    assert level.silent and not np.any(y)
+    assert measure(spiky(4, 0.3, 0.05), SR).range_lu >= 0
+
+
+def test_fades_in_and_out_as_configured():
+    x = np.random.default_rng(0).standard_normal(SR * 4).astype(np.float32) * 0.1
+    y = apply_fades(x, SR, 0.1, 3.0)
+    env = np.abs(y) / np.maximum(np.abs(x), 1e-9)
+    t = np.arange(len(x)) / SR
+    # FFmpeg's quarter-sine fade: sin(pi/2 * progress)
+    for lo, hi, curve in ((0.0, 0.1, lambda u: np.sin(np.pi / 2 * u / 0.1)),
+                          (3.0, 4.0, lambda u: np.sin(np.pi / 2 * (1 - (u - 3.0)))), (0.2, 2.9, lambda u: 1.0)):
+        part = (t >= lo) & (t < hi) & (np.abs(x) > 1e-3)
+        np.testing.assert_allclose(env[part], np.broadcast_to(curve(t[part]), env[part].shape), atol=0.01)
+    last = np.abs(y[-int(0.1 * SR):])
+    assert np.sqrt(np.mean(last ** 2)) < 0.2 * np.sqrt(np.mean(x[-int(0.1 * SR):] ** 2))
+    assert len(y) == len(x)
+
+
+def test_the_fade_out_starts_on_the_nearest_beat_and_ends_with_the_video():
+    # planned start 8.0 s: the beat at 7.8 is nearest within 0.75 s; 6.9 and 8.9 are too far
+    assert fade_out_start(10.0, np.array([6.9, 7.8, 8.9]), 2.0, 0.75, 0.25) == 7.8
+    assert fade_out_start(10.0, np.array([6.9, 9.9]), 2.0, 0.75, 0.25) == 8.0   # none near: planned
+    assert fade_out_start(4.0, np.array([]), 2.0, 0.75, 0.25) == 3.0           # a short video: 1/4 of it
+    assert fade_out_start(4.0, np.array([2.5, 2.9]), 2.0, 0.75, 0.25) == 3.0   # never longer than 1/4
+
+
+def test_duck_gain_goes_down_by_the_depth_over_speech_with_attack_and_release():
+    pub = debug_config("soundtrack.publish.duck_depth_db=12", "soundtrack.publish.duck_attack_s=0.2",
+                       "soundtrack.publish.duck_release_s=0.5").soundtrack.publish
+    sr = 1000
+    gain_db = 20 * np.log10(duck_gain(10 * sr, sr, np.array([[2.0, 3.0], [3.4, 4.0], [7.0, 7.5]]), pub))
+    at = lambda s: gain_db[int(round(s * sr))]  # noqa: E731
+    assert at(0.5) == pytest.approx(0) and at(2.5) == pytest.approx(-12, abs=1e-4)
+    assert at(1.9) == pytest.approx(-6, abs=0.1)      # half-way down the 0.2 s attack
+    assert at(3.2) == pytest.approx(-12, abs=1e-4)    # a 0.4 s pause (< attack + release) stays down
+    assert at(4.25) == pytest.approx(-6, abs=0.1)     # half-way up the 0.5 s release
+    assert at(5.0) == pytest.approx(0) and at(7.25) == pytest.approx(-12, abs=1e-4)
+
+
+def test_mix_policies():
+    assert [mix_for("auto", k) for k in ("none", "silent", "speech", "sound")] == [REPLACE, REPLACE, DUCK, REPLACE]
+    assert [mix_for("keep", k) for k in ("none", "silent", "speech", "sound")] == [REPLACE, REPLACE, KEEP, KEEP]
+    assert [mix_for("duck", k) for k in ("none", "speech", "sound")] == [REPLACE, DUCK, DUCK]
+    assert mix_for("replace", "speech") == REPLACE
+
+
+# ---- Through the soundtracking job: a video with speech, one with music of its own, one silent ----
+
+SPEECH_TEXT = "Good evening. This clip has a voice on it, and the music must make room for every word."
+LEAD_S = 1.5  # silence before and after the speech: where the music plays at full level
+
+
+def speech_video(path, seconds: float = 8.0, fps: int = 25) -> np.ndarray:
+    """An mp4 of moving synthetic frames with espeak-ng's voice in its middle; returns that voice
+    (mono, SR) as it lies in the video's time."""
+    import subprocess
+
+    import librosa
+    import soundfile
+
+    from vidmusician.synth.media import encode_mp4
+    wav = path.with_suffix(".speech.wav")
+    subprocess.run(["espeak-ng", "-w", str(wav), SPEECH_TEXT], check=True, timeout=60)
+    voice, rate = soundfile.read(str(wav), dtype="float32")
+    voice = librosa.resample(voice, orig_sr=rate, target_sr=SR) * 0.5
+    track = np.zeros(int(seconds * SR), np.float32)
+    track[int(LEAD_S * SR):int(LEAD_S * SR) + len(voice)] = voice[: len(track) - int(LEAD_S * SR)]
+    n = int(seconds * fps)
+    frames = np.random.default_rng(1).integers(0, 255, (n // fps + 1, 8, 8, 3), dtype=np.uint8)
+    frames = frames.repeat(8, axis=1).repeat(8, axis=2)[np.arange(n) // fps]
+    path.write_bytes(encode_mp4(frames, fps, 23, audio=track, sample_rate=SR))
+    return track
+
+
+def least_squares(out: np.ndarray, parts: list[np.ndarray]) -> np.ndarray:
+    coef, *_ = np.linalg.lstsq(np.stack(parts, axis=1).astype(np.float64), out.astype(np.float64), rcond=None)
+    return coef
+
+
+@pytest.fixture(scope="module")
+def published(ray_local, tmp_path_factory):
+    from vidmusician.soundtrack.pipeline import run_soundtrack
+    from vidmusician.synth.world import write_world
+    root = tmp_path_factory.mktemp("publish")
+    inputs = root / "inputs"
+    inputs.mkdir()
+    voice = speech_video(inputs / "speech.mp4")
+    for name, audio in (("music", "true"), ("silent", "false")):
+        cfg = debug_config("world.num_videos=1", "world.duration_s=6", f"world.with_audio={audio}")
+        (row,) = write_world(cfg, str(root / name)).to_pylist()
+        (inputs / f"{name}.mp4").write_bytes(open(row["uri"], "rb").read())
+    runs = {}
+    for policy in ("auto", "keep", "replace"):
+        runs[policy] = run_soundtrack(debug_config(
+            f"input={inputs}", f"output={root / policy}", f"soundtrack.publish.mix_policy={policy}",
+            "soundtrack.publish.fade_in_s=0.1"))
+    return inputs, voice, runs
+
+
+def rows_of(result) -> dict[str, dict]:
+    """Rows by file stem (a prefix input's id is the stem plus a hash of the URI)."""
+    return {r["video_id"].rsplit("-", 1)[0]: r for r in result.table.to_pylist()}
+
+
+def test_auto_ducks_the_music_under_speech_and_keeps_the_speech(published):
+    import librosa
+    import soundfile
+
+    from vidmusician.synth.media import read_audio
+    inputs, voice, runs = published
+    rows = rows_of(runs["auto"])
+    speech = rows["speech"]
+    assert (speech["source_audio"], speech["mix"]) == ("speech", "duck") and speech["speech_s"] > 2
+    assert rows["silent"]["source_audio"] == "none" and rows["silent"]["mix"] == "replace"
+    assert rows["music"]["source_audio"] == "sound" and rows["music"]["mix"] == "replace"
+    music, sr = soundfile.read(speech["music_uri"], dtype="float32")
+    mixed, _ = soundfile.read(speech["mix_uri"], dtype="float32")
+    assert len(music) == len(mixed) and rows["music"]["mix_uri"] is None
+    # The voice as the video carries it (after AAC), read by the tests' own reader.
+    heard, rate = read_audio((inputs / "speech.mp4").read_bytes())
+    voice = np.pad(librosa.resample(heard, orig_sr=rate, target_sr=sr), (0, len(mixed)))[: len(mixed)]
+    # Where the voice is (independently: its own envelope) and where only music plays. The mix was
+    # brought to the target through the limiter, a gain that moves within tens of ms: fit the music's
+    # and the voice's coefficients per 50 ms window.
+    t = np.arange(len(mixed)) / sr
+    loud = np.convolve(np.abs(voice), np.ones(sr // 50) / (sr // 50), mode="same") > 0.01
+    window = sr // 20
+    a_talk, snr, over = [], [], []
+    for start in range(int((LEAD_S + 0.3) * sr), len(mixed) - window, window):
+        part = slice(start, start + window)
+        if loud[part].all():
+            (a, b), *_ = np.linalg.lstsq(np.stack([music[part], voice[part]], 1), mixed[part], rcond=None)
+            residual = mixed[part] - a * music[part] - b * voice[part]
+            a_talk.append(a)
+            snr.append(10 * np.log10(np.sum((b * voice[part]) ** 2) / np.sum(residual ** 2)))
+            over.append(10 * np.log10(np.sum((b * voice[part]) ** 2) / np.sum((a * music[part]) ** 2)))
+    music_only = (t > 0.3) & (t < LEAD_S - 0.3)
+    (a_free,) = least_squares(mixed[music_only], [music[music_only]])
+    depth_db = 20 * np.log10(a_free / np.median(a_talk))
+    assert len(a_talk) >= 20 and 10 <= depth_db <= 14, (len(a_talk), depth_db)  # configured 12 dB
+    # The voice is all there (what is not music is the voice, under the limiter's moving gain: 15 dB
+    # measured) and on top: the words stand well above the ducked music.
+    assert np.median(snr) > 10 and np.median(over) > 6, (np.median(snr), np.median(over))
+    print(f"measured duck depth {depth_db:.1f} dB; the voice explains the rest at {np.median(snr):.0f} dB "
+          f"and stands {np.median(over):.0f} dB over the music")
+    # Loudness of the published files by independent meters: the stems exactly, the mp4's AAC within 1 LU.
+    for row in rows.values():
+        target, ceiling = -14.0, -1.0
+        stem = soundfile.read(row["mix_uri"] or row["music_uri"], dtype="float32")[0]
+        assert abs(lufs(stem, sr) - target) <= 1.0 and true_peak_dbtp(stem) <= ceiling, row["video_id"]
+        assert abs(row["output_lufs"] - lufs(stem, sr)) < 0.3 and row["output_true_peak_dbtp"] <= ceiling
+        aac, rate = read_audio(open(row["video_uri"], "rb").read())
+        assert abs(lufs(aac, rate) - target) <= 1.0, row["video_id"]
+        head, tail = stem[: int(0.1 * sr)], stem[-int(0.01 * sr):]
+        assert np.sqrt(np.mean(head[: sr // 100] ** 2)) < 0.3 * np.sqrt(np.mean(head[-sr // 100:] ** 2))
+        assert np.abs(tail).max() < 0.05 * np.abs(stem).max()  # faded to the last frame
+
+
+def test_keep_leaves_videos_with_their_own_sound_and_replace_drops_it(published):
+    import librosa
+
+    from vidmusician.synth.media import read_audio
+    inputs, voice, runs = published
+    kept = rows_of(runs["keep"])
+    for vid in ("speech", "music"):
+        assert kept[vid]["status"] == "ok" and kept[vid]["mix"] == "keep" and kept[vid]["video_output"] == "keep"
+        assert kept[vid]["music_uri"] is None and kept[vid]["video_uri"] is None
+    assert kept["silent"]["mix"] == "replace" and kept["silent"]["video_uri"]
+    assert (runs["keep"].work["generated"], runs["keep"].work["kept"]) == (1, 2)  # no music made for two
+    page = open(runs["keep"].layout.review).read()  # no player where nothing was made
+    assert page.count("<video") == 1 and page.count("kept its own sound") == 2
+    replaced = rows_of(runs["replace"])["speech"]
+    assert replaced["mix"] == "replace" and replaced["mix_uri"] is None and replaced["source_audio"] == ""
+    heard, rate = read_audio(open(replaced["video_uri"], "rb").read())
+    voice = librosa.resample(voice, orig_sr=SR, target_sr=rate)
+    n = min(len(heard), len(voice))
+    assert abs(np.corrcoef(heard[:n], voice[:n])[0, 1]) < 0.1  # the voice is gone
+    ducked, rate = read_audio(open(rows_of(runs["auto"])["speech"]["video_uri"], "rb").read())
+    assert np.corrcoef(ducked[:n], voice[:n])[0, 1] > 0.3  # (and under auto it is there)
+
+
+# ---- Best of N ----
+
+
+def test_best_is_the_highest_clean_score():
+    assert best([0.2, 0.9, 0.5], ["", "clipped 1.00%", ""]) == 2       # the clipped one is out
+    assert best([0.2, 0.9, 0.5], ["x", "y", "z"]) == 1                 # none clean: the highest
+    assert best([math.nan, 0.1, 0.1], ["", "", ""]) == 1               # NaN last; ties: the earlier
+    assert best([math.nan], [""]) == 0
+
+
+@pytest.fixture(scope="module")
+def candidate_runs(ray_local, tmp_path_factory):
+    from vidmusician.soundtrack.pipeline import run_soundtrack
+    from vidmusician.synth.world import write_world
+    root = tmp_path_factory.mktemp("best-of-n")
+    write_world(debug_config("world.num_videos=4", "world.with_audio=false"), str(root / "world"))
+    common = [f"input={root / 'world' / 'videos'}", "generation.batch_size=8"]
+    return {n: run_soundtrack(debug_config(*common, f"output={root / f'n{n}'}", f"soundtrack.candidates={n}"))
+            for n in (1, 4)}
+
+
+def test_the_kept_candidate_is_the_best_and_candidate_0_is_the_single_one(candidate_runs):
+    one = {r["video_id"]: r for r in candidate_runs[1].table.to_pylist()}
+    four = {r["video_id"]: r for r in candidate_runs[4].table.to_pylist()}
+    assert sorted(one) == sorted(four) and len(four) == 4
+    for vid, row in four.items():
+        assert row["status"] == "ok" and row["candidates"] == 4 and len(row["candidate_scores"]) == 4
+        assert row["chosen_candidate"] == best(row["candidate_scores"], row["candidate_issues"])
+        assert row["onset_f1"] == row["candidate_scores"][row["chosen_candidate"]]
+        # four different pieces of music (the random debug model clips: every candidate is flagged)
+        assert len(set(zip(row["candidate_scores"], row["candidate_issues"]))) == 4, row["candidate_issues"]
+        assert row["candidate_scores"][0] == pytest.approx(one[vid]["onset_f1"])  # same seed as N = 1
+        assert one[vid]["candidates"] == 1 and one[vid]["chosen_candidate"] == 0
+    mean1 = np.mean([r["onset_f1"] for r in one.values()])
+    mean4 = np.mean([r["onset_f1"] for r in four.values()])
+    assert mean4 >= mean1 and any(r["chosen_candidate"] for r in four.values()), (mean1, mean4)
+    print(f"debug model, 4 silent world videos: mean onset F1 N=1 {mean1:.3f}, best of 4 {mean4:.3f}")
+    page = open(candidate_runs[4].layout.review).read()
+    assert page.count("best of 4:") == 4 and page.count("class='chosen'") == 4
