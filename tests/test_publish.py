@@ -102,7 +102,7 @@ def test_duck_gain_goes_down_by_the_depth_over_speech_with_attack_and_release():
 
 def test_mix_policies():
     assert [mix_for("auto", k) for k in ("none", "silent", "speech", "sound")] == [REPLACE, REPLACE, DUCK, REPLACE]
-    assert [mix_for("keep", k) for k in ("none", "silent", "speech", "sound")] == [REPLACE, REPLACE, KEEP, KEEP]
+    assert [mix_for("keep", k) for k in ("none", "silent", "speech", "sound")] == [REPLACE, REPLACE, DUCK, KEEP]
     assert [mix_for("duck", k) for k in ("none", "speech", "sound")] == [REPLACE, DUCK, DUCK]
     assert mix_for("replace", "speech") == REPLACE
 
@@ -225,13 +225,14 @@ def test_keep_leaves_videos_with_their_own_sound_and_replace_drops_it(published)
     from vidmusician.synth.media import read_audio
     inputs, voice, runs = published
     kept = rows_of(runs["keep"])
-    for vid in ("speech", "music"):
-        assert kept[vid]["status"] == "ok" and kept[vid]["mix"] == "keep" and kept[vid]["video_output"] == "keep"
-        assert kept[vid]["music_uri"] is None and kept[vid]["video_uri"] is None
+    music = kept["music"]  # it already has music: left as it is
+    assert music["status"] == "ok" and music["mix"] == "keep" and music["video_output"] == "keep"
+    assert music["music_uri"] is None and music["video_uri"] is None
     assert kept["silent"]["mix"] == "replace" and kept["silent"]["video_uri"]
-    assert (runs["keep"].work["generated"], runs["keep"].work["kept"]) == (1, 2)  # no music made for two
+    assert kept["speech"]["mix"] == "duck" and kept["speech"]["mix_uri"]  # speech is not music: ducked
+    assert (runs["keep"].work["generated"], runs["keep"].work["kept"]) == (2, 1)  # no music made for one
     page = open(runs["keep"].layout.review).read()  # no player where nothing was made
-    assert page.count("<video") == 1 and page.count("kept its own sound") == 2
+    assert page.count("<video") == 2 and page.count("kept its own sound") == 1
     replaced = rows_of(runs["replace"])["speech"]
     assert replaced["mix"] == "replace" and replaced["mix_uri"] is None and replaced["source_audio"] == ""
     heard, rate = read_audio(open(replaced["video_uri"], "rb").read())
@@ -281,3 +282,54 @@ def test_the_kept_candidate_is_the_best_and_candidate_0_is_the_single_one(candid
     print(f"debug model, 4 silent world videos: mean onset F1 N=1 {mean1:.3f}, best of 4 {mean4:.3f}")
     page = open(candidate_runs[4].layout.review).read()
     assert page.count("best of 4:") == 4 and page.count("class='chosen'") == 4
+
+
+# ---- Per-video controls from manifest columns ----
+
+@pytest.fixture(scope="module")
+def controlled(ray_local, tmp_path_factory):
+    import json
+
+    from vidmusician.soundtrack.pipeline import run_soundtrack
+    from vidmusician.synth.world import write_world
+    root = tmp_path_factory.mktemp("controls")
+    (row,) = write_world(debug_config("world.num_videos=1", "world.with_audio=false"), str(root / "world")).to_pylist()
+    uri = row["uri"]
+    manifest = [{"video_id": "plain", "uri": uri},
+                {"video_id": "seeded", "uri": uri, "seed": 5},
+                {"video_id": "seeded-again", "uri": uri, "seed": 5},
+                {"video_id": "tuned", "uri": uri, "candidates": 2, "cfg_coef": 1.5, "target_lufs": -20},
+                {"video_id": "bad-seed", "uri": uri, "seed": "five"},
+                {"video_id": "bad-policy", "uri": uri, "mix_policy": "louder"},
+                {"video_id": "bad-target", "uri": uri, "target_lufs": 3}]
+    (root / "manifest.jsonl").write_text("\n".join(json.dumps(m) for m in manifest))
+    cfg = debug_config(f"input={root / 'manifest.jsonl'}", f"output={root / 'out'}")
+    return run_soundtrack(cfg), run_soundtrack(cfg)
+
+
+def test_manifest_controls_change_the_music_and_are_recorded(controlled):
+    import json
+
+    import soundfile
+    first, again = controlled
+    rows = {r["video_id"]: r for r in first.table.to_pylist()}
+    for vid, needle in (("bad-seed", "control seed='five'"), ("bad-policy", "control mix_policy='louder'"),
+                        ("bad-target", "control target_lufs=3")):
+        assert rows[vid]["status"] == "error" and rows[vid]["reason"].startswith(needle), rows[vid]
+    ok = {v: rows[v] for v in ("plain", "seeded", "seeded-again", "tuned")}
+    assert all(r["status"] == "ok" for r in ok.values())
+    assert json.loads(ok["seeded"]["controls"]) == {"seed": 5} and json.loads(ok["plain"]["controls"]) == {}
+    assert json.loads(ok["tuned"]["controls"]) == {"candidates": 2, "cfg_coef": 1.5, "target_lufs": -20.0}
+    # one content, three different keys (the same controls share one: the repeat is a duplicate)
+    assert ok["plain"]["output_key"] == ok["plain"]["content_hash"]
+    assert len({ok[v]["output_key"] for v in ("plain", "seeded", "tuned")}) == 3
+    assert ok["seeded-again"]["output_key"] == ok["seeded"]["output_key"]
+    owners = sorted([ok["seeded"]["duplicate_of"], ok["seeded-again"]["duplicate_of"]])
+    assert owners[0] == "" and owners[1] in ("seeded", "seeded-again")  # made once, for one of them
+    music = {v: soundfile.read(ok[v]["music_uri"], dtype="float32") for v in ("plain", "seeded", "tuned")}
+    assert not np.array_equal(music["plain"][0], music["seeded"][0])  # another seed, other music
+    assert ok["tuned"]["candidates"] == 2 and ok["plain"]["candidates"] == 1
+    tuned, sr = music["tuned"]
+    assert abs(lufs(tuned, sr) - (-20)) <= 1.0 and abs(lufs(music["plain"][0], sr) - (-14)) <= 1.0
+    # a rerun of the same manifest makes nothing new
+    assert again.work["generated"] == 0 and again.work["errors"] == 0

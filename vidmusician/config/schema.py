@@ -415,9 +415,9 @@ class PublishConfig:
     fade_beat_window_s: float = 0.75
     fade_max_fraction: float = 0.25
     # What happens to the source's own audio (publish/mix.py): replace (music only), duck (the source's
-    # audio kept, the music lowered under its speech), keep (a video with audible sound of its own is
-    # left as it is: no music made), auto (speech -> duck, anything else -> replace). A video without
-    # audible sound is always replace.
+    # audio kept, the music lowered under its speech), keep (a video whose own sound is not speech,
+    # music or effects, is left as it is: no music made; speech -> duck), auto (speech -> duck,
+    # anything else -> replace). A video without audible sound is always replace.
     mix_policy: str = "auto"
     # Ducking: the music goes down by `duck_depth_db` where the source speaks, starting `duck_attack_s`
     # before the speech and coming back over `duck_release_s` after it; pauses shorter than

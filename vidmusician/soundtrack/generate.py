@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -75,16 +76,26 @@ class SoundtrackGenerator:
         return (stream.result(probe.duration_s, self.model.frame_rate),
                 flow_beats_of_impulse(np.concatenate(impulse), fps))
 
-    def music(self, feats: list[VideoFeatures], hashes: list[str]) -> list[np.ndarray]:
-        """Per video its `soundtrack.candidates` pieces of music, [N, samples], made in the same
-        batched steps. A seed per candidate from the video's content: its music does not depend on its
-        batch-mates, so a rerun makes the same music however the videos are batched."""
-        n = self.cfg.soundtrack.candidates
-        seeds = [candidate_seed(self.cfg.seed, content_hash, k) for content_hash in hashes for k in range(n)]
-        waves = soundtrack(self.model, [f for f in feats for _ in range(n)], self.cfg.generation, seeds=seeds,
-                           conditioned=self.conditioned)
-        waves = [w.numpy().astype(np.float32) for w in waves]
-        return [np.stack(waves[i * n:(i + 1) * n]) for i in range(len(feats))]
+    def music(self, feats: list[VideoFeatures], rows: list[dict]) -> list[np.ndarray]:
+        """Per video its candidates [N, samples] (`soundtrack.candidates`, or the row's control), made
+        in batched steps, one pass per CFG coefficient in use. A seed per candidate from the video's
+        content (and its seed control): its music does not depend on its batch-mates, so a rerun makes
+        the same music however the videos are batched."""
+        gcfg = self.cfg.generation
+        jobs = []  # (video, seed, cfg_coef) per candidate
+        for i, row in enumerate(rows):
+            c = json.loads(row["controls"])
+            seed = c.get("seed", self.cfg.seed)
+            jobs += [(i, candidate_seed(seed, row["content_hash"], k), c.get("cfg_coef", gcfg.cfg_coef))
+                     for k in range(c.get("candidates", self.cfg.soundtrack.candidates))]
+        waves: list = [None] * len(jobs)
+        for coef in sorted({j[2] for j in jobs}):
+            todo = [n for n, j in enumerate(jobs) if j[2] == coef]
+            made = soundtrack(self.model, [feats[jobs[n][0]] for n in todo], replace(gcfg, cfg_coef=coef),
+                              seeds=[jobs[n][1] for n in todo], conditioned=self.conditioned)
+            for n, wave in zip(todo, made):
+                waves[n] = wave.numpy().astype(np.float32)
+        return [np.stack([w for (video, _, _), w in zip(jobs, waves) if video == i]) for i in range(len(rows))]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rows = [{k: batch[k][i] for k in batch} for i in range(len(batch["video_id"]))]
@@ -109,7 +120,7 @@ class SoundtrackGenerator:
     def _generate(self, inputs: list) -> None:
         start = time.perf_counter()
         try:
-            waves = self.music([f for _, _, f in inputs], [r["content_hash"] for r, _, _ in inputs])
+            waves = self.music([f for _, _, f in inputs], [r for r, _, _ in inputs])
         except Exception:  # a batch failing as a whole (e.g. out of memory): retry video by video
             for item in inputs:
                 self._generate_one(item)
@@ -123,7 +134,7 @@ class SoundtrackGenerator:
         row, beats, feats = item
         start = time.perf_counter()
         try:
-            wav = self.music([feats], [row["content_hash"]])[0]
+            wav = self.music([feats], [row])[0]
         except Exception as err:  # out of memory alone is not done (the next run tries again)
             row["status"], row["reason"] = failure(err, stage="generation")
             row.update(payload=b"", generate_s=time.perf_counter() - start)

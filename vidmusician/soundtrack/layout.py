@@ -1,4 +1,6 @@
-"""Where the soundtracking job writes, and the model version its outputs are keyed by.
+"""Where the soundtracking job writes, and the model version its outputs are keyed by. A soundtrack's
+files are named by its key: the content hash, plus a short hash of the row's controls when the
+manifest sets any (soundtrack/controls.py); below, <content_hash> stands for that key.
 
     <output>/<model_version>/soundtracks/<content_hash>.wav   the music (faded, at the target loudness)
     <output>/<model_version>/soundtracks/<content_hash>.mix.wav  the mixed track, when a mix policy

@@ -18,6 +18,7 @@ from vidmusician.faults import failure, retrying
 from vidmusician.publish.mix import REPLACE, mix_for
 from vidmusician.publish.speech import SourceAudio, analyse_source_audio
 from vidmusician.raycluster import node_id
+from vidmusician.soundtrack.controls import ControlError, output_key, parse_controls
 from vidmusician.soundtrack.layout import Layout
 from vidmusician.storage import ObjectNotFound, Storage, StorageError
 from vidmusician.video.content import file_sha256
@@ -32,19 +33,21 @@ def stage_row(item: dict, status: str = STATUS_OK, reason: str = "", **fields) -
     return video_row(item, status, reason, **{
         "video_codec": "", "rotation": 0, "has_audio": False, "reused": False, "duplicate_of": "",
         "source_audio": "", "source_lufs": float("nan"), "speech_s": 0.0, "speech_json": "[]", "mix": "",
+        "controls": "{}", "output_key": "",
         "artefact": "", "decode_s": 0.0, "features_s": 0.0, "generate_s": 0.0, "write_s": 0.0,
         "decode_node": node_id(), "generate_node": "", "write_node": "", **fields})
 
 
-def source_fields(path: str, has_audio: bool, cfg: Config) -> dict:
-    """The row's source-audio columns and its mix. Under `replace` the source is not listened to."""
+def source_fields(path: str, has_audio: bool, cfg: Config, policy: str) -> dict:
+    """The row's source-audio columns and its mix under `policy`. Under `replace` the source is not
+    listened to."""
     pub = cfg.soundtrack.publish
-    if not has_audio or pub.mix_policy == REPLACE:
+    if not has_audio or policy == REPLACE:
         return {"source_audio": "" if has_audio else "none", "mix": REPLACE}
     source: SourceAudio = analyse_source_audio(path, pub)
     return {"source_audio": source.kind, "source_lufs": float(source.lufs), "speech_s": source.speech_s,
             "speech_json": json.dumps(np.round(source.speech, 3).tolist()),
-            "mix": mix_for(pub.mix_policy, source.kind)}
+            "mix": mix_for(policy, source.kind)}
 
 
 def prepare_for_soundtrack(item: dict, cfg: Config, layout: Layout, claims) -> dict:
@@ -52,7 +55,11 @@ def prepare_for_soundtrack(item: dict, cfg: Config, layout: Layout, claims) -> d
     start = time.perf_counter()
     storage = Storage(cfg.storage)
     try:
-        row = retrying(lambda: _prepare(item, cfg, layout, storage, claims), cfg.retry)
+        controls = parse_controls(item.get("meta", "{}"))
+    except ControlError as err:  # a bad manifest value is this row's error
+        return stage_row(item, *failure(err))
+    try:
+        row = retrying(lambda: _prepare(item, cfg, layout, storage, claims, controls), cfg.retry)
     except StorageError as err:  # reading the input: the storage says why
         row = stage_row(item, *failure(err, item["uri"]))
     except Exception as err:  # every other failure is still one row, never a crashed job
@@ -61,22 +68,25 @@ def prepare_for_soundtrack(item: dict, cfg: Config, layout: Layout, claims) -> d
     return row
 
 
-def _prepare(item: dict, cfg: Config, layout: Layout, storage: Storage, claims) -> dict:
+def _prepare(item: dict, cfg: Config, layout: Layout, storage: Storage, claims, controls: dict) -> dict:
     with storage.local_copy(item["uri"]) as path:
         digest = file_sha256(path)
-        try:  # one GET: the same content was soundtracked by this model version already
-            marker = storage.read_text(layout.marker(digest))
+        key = output_key(digest, controls)
+        keys = dict(content_hash=digest, output_key=key, controls=json.dumps(controls, sort_keys=True))
+        try:  # one GET: the same content was soundtracked by this model version (and controls) already
+            marker = storage.read_text(layout.marker(key))
             json.loads(marker)  # an unreadable marker (a damaged object) is made again
-            return stage_row(item, content_hash=digest, reused=True, artefact=marker)
+            return stage_row(item, reused=True, artefact=marker, **keys)
         except (ObjectNotFound, ValueError):
             pass
         probe = isolated_probe(path, item["uri"], cfg.model.clip.image_size, cfg.soundtrack.decode_num_cpus,
                                cfg.video)
-        common = dict(content_hash=digest, duration_s=probe.duration_s, video_codec=probe.codec,
-                      rotation=probe.rotation, has_audio=probe.has_audio)
+        common = dict(keys, duration_s=probe.duration_s, video_codec=probe.codec, rotation=probe.rotation,
+                      has_audio=probe.has_audio)
         reason = duration_problem(probe.duration_s, cfg.video)
         if reason:
             return stage_row(item, STATUS_ERROR, reason, **common)
-        common.update(source_fields(path, probe.has_audio, cfg))
-    owner = ray.get(claims.claim.remote(digest, item["video_id"]))
+        common.update(source_fields(path, probe.has_audio, cfg,
+                                    controls.get("mix_policy", cfg.soundtrack.publish.mix_policy)))
+    owner = ray.get(claims.claim.remote(key, item["video_id"]))  # the same content with the same controls
     return stage_row(item, duplicate_of="" if owner == item["video_id"] else owner, **common)

@@ -78,7 +78,7 @@ def _candidates(row: dict) -> str:
 def _card(row: dict, layout: Layout) -> str:
     data = " ".join(f'data-{k.replace("_", "")}="{_fmt(row.get(k))}"' for k in SHOWN_SCORES)
     scores = "".join(f"<tr><td>{k}</td><td>{_fmt(row.get(k))}</td></tr>" for k in SHOWN_SCORES)
-    src = f"../soundtracks/{row['content_hash']}.mp4"
+    src = f"../soundtracks/{row.get('output_key') or row['content_hash']}.mp4"
     if row.get("mix") == KEEP:  # nothing was made: the video keeps its own sound
         player = "<p><i>kept its own sound (no music made)</i></p>"
     else:

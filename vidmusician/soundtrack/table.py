@@ -26,7 +26,8 @@ MEAN_SCORES = HIGHER_IS_BETTER
 
 SCHEMA = pa.schema(
     [("video_id", pa.string()), ("source_uri", pa.string()), ("meta", pa.string()), ("status", pa.string()),
-     ("reason", pa.string()), ("content_hash", pa.string()), ("duration_s", pa.float64()),
+     ("reason", pa.string()), ("content_hash", pa.string()), ("output_key", pa.string()),
+     ("controls", pa.string()), ("duration_s", pa.float64()),
      ("video_codec", pa.string()), ("rotation", pa.int64()), ("has_audio", pa.bool_()),
      ("video_output", pa.string()), ("duplicate_of", pa.string()),
      ("source_audio", pa.string()), ("source_lufs", pa.float64()), ("speech_s", pa.float64()),

@@ -5,6 +5,7 @@ the row is written last, as the marker that the soundtrack is complete. Every fi
 under its final name."""
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import math
@@ -90,6 +91,10 @@ def _write(row: dict, cfg: Config, layout: Layout, stamp: dict, start: float) ->
     storage = Storage(cfg.storage)
     data = unpack(row["payload"])
     wavs, sr, digest = np.atleast_2d(data["wav"]), int(data["sample_rate"]), row["content_hash"]
+    key, controls = row["output_key"], json.loads(row["controls"])
+    pub = cfg.soundtrack.publish
+    if "target_lufs" in controls:
+        pub = dataclasses.replace(pub, target_lufs=controls["target_lufs"])
     # The source is read again here rather than carried through the generation actors (whole videos
     # would sit in the GPU nodes' object store); what is muxed must be the content that was decoded.
     with storage.local_copy(row["uri"]) as source, tempfile.TemporaryDirectory(prefix="vm-mux-") as tmp:
@@ -101,21 +106,21 @@ def _write(row: dict, cfg: Config, layout: Layout, stamp: dict, start: float) ->
         chosen, scores, picked = choose(wavs, sr, visual, flow, float(row["duration_s"]), cfg.soundtrack)
         wav = wavs[chosen]
         track = publish_track(wav, sr, np.array(scores["music_beat_times"]), row["mix"], source,
-                              np.array(json.loads(row["speech_json"])), cfg.soundtrack.publish)
-        write_wav(storage, layout.wav(digest), track.music, sr)
+                              np.array(json.loads(row["speech_json"])), pub)
+        write_wav(storage, layout.wav(key), track.music, sr)
         if track.mixed:
-            write_wav(storage, layout.mix_wav(digest), track.audio, sr)
-        muxed = os.path.join(tmp, f"{digest}.mp4")
+            write_wav(storage, layout.mix_wav(key), track.audio, sr)
+        muxed = os.path.join(tmp, f"{key}.mp4")
         how = mux_soundtrack(source, track.audio, sr, muxed, policy=video_policy(cfg))
-        storage.upload_file(muxed, layout.mp4(digest))
+        storage.upload_file(muxed, layout.mp4(key))
     done = {**scores, "visual_beat_times": visual.tolist(), "flow_beat_times": flow.tolist(),
             **json.loads(str(data["model_scores"]))[chosen], **picked, **levels(track),
             "music_s": len(wav) / sr,
-            "music_uri": layout.wav(digest), "mix_uri": layout.mix_wav(digest) if track.mixed else None,
-            "video_uri": layout.mp4(digest), "video_output": how, "write_node": node_id()}
+            "music_uri": layout.wav(key), "mix_uri": layout.mix_wav(key) if track.mixed else None,
+            "video_uri": layout.mp4(key), "video_output": how, "write_node": node_id()}
     done["write_s"] = time.perf_counter() - start
     marker = score_row({**row, **done}, stamp)
-    storage.write_text(layout.marker(digest), json.dumps({k: v for k, v in marker.items()
+    storage.write_text(layout.marker(key), json.dumps({k: v for k, v in marker.items()
                                                           if k not in ("meta",)}, default=float))
     return done
 
