@@ -4,9 +4,9 @@ replace: the music alone. duck: the source's audio as it is, the music under it,
 wherever the source speaks (offline, so the music starts to go down `attack` before the first word
 and comes back over `release` after the last; pauses shorter than attack + release stay down, so the
 music does not pump between words). keep: a video that already has sound other than speech (music,
-effects) keeps it and gets no music; one whose sound is speech is ducked. auto: speech -> duck, anything else -> replace (the service exists to add
-music; `keep` is the opt-in for sources whose own sound must stay). Without audible sound of its own a
-video is always replace."""
+effects) keeps it and gets no music; one whose sound is speech is ducked. auto: speech -> duck,
+anything else -> replace (the service exists to add music; `keep` is the opt-in for sources whose
+own sound must stay). Without audible sound of its own a video is always replace."""
 from __future__ import annotations
 
 import numpy as np
