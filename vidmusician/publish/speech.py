@@ -55,5 +55,5 @@ def analyse_source_audio(path: str, pub: PublishConfig) -> SourceAudio:
     if not level.integrated_lufs > pub.silence_lufs:
         return SourceAudio(SILENT, level.integrated_lufs)
     speech = speech_segments(audio, pub.vad_threshold)
-    found = SourceAudio(SOUND, level.integrated_lufs, speech)
-    return SourceAudio(SPEECH if found.speech_s >= pub.speech_min_s else SOUND, level.integrated_lufs, speech)
+    spoken_s = float((speech[:, 1] - speech[:, 0]).sum())
+    return SourceAudio(SPEECH if spoken_s >= pub.speech_min_s else SOUND, level.integrated_lufs, speech)
