@@ -14,7 +14,8 @@ PY="${PYTHON:-python3}"
 BINARY=(omegaconf==2.4.0 julius==0.2.8 num2words==0.5.14 dora-search==0.1.13 colorlog==6.12.0
         submitit==1.5.4 treetable==0.2.6 retrying==1.4.2 xformers==0.0.35 soundfile==0.14.0
         cffi==2.1.1 pycparser==3.12 librosa==0.11.0 audioread==3.1.0 soxr==1.1.0 decorator==5.3.1
-        pooch==1.9.0 platformdirs==4.14.8 tenacity==9.1.4)
+        pooch==1.9.0 platformdirs==4.14.8 tenacity==9.1.4
+        boto3==1.44.5 botocore==1.44.8 s3transfer==0.19.3 jmespath==1.1.0)
 # Published as source only: built into wheels here (pure Python).
 SOURCE=(audiocraft==1.3.0 flashy==0.0.2 docopt==0.6.2)
 PLATFORMS=()
