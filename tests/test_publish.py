@@ -302,6 +302,9 @@ def controlled(ray_local, tmp_path_factory):
                 {"video_id": "seeded", "uri": uri, "seed": 5},
                 {"video_id": "seeded-again", "uri": uri, "seed": 5},
                 {"video_id": "tuned", "uri": uri, "candidates": 2, "cfg_coef": 1.5, "target_lufs": -20},
+                {"video_id": "prompted", "uri": uri, "prompt": "calm  piano"},
+                {"video_id": "bad-prompt", "uri": uri, "prompt": 7},
+                {"video_id": "blank-prompt", "uri": uri, "prompt": "  "},
                 {"video_id": "bad-seed", "uri": uri, "seed": "five"},
                 {"video_id": "bad-policy", "uri": uri, "mix_policy": "louder"},
                 {"video_id": "bad-target", "uri": uri, "target_lufs": 3}]
@@ -317,22 +320,27 @@ def test_manifest_controls_change_the_music_and_are_recorded(controlled):
     first, again = controlled
     rows = {r["video_id"]: r for r in first.table.to_pylist()}
     for vid, needle in (("bad-seed", "control seed='five'"), ("bad-policy", "control mix_policy='louder'"),
-                        ("bad-target", "control target_lufs=3")):
+                        ("bad-target", "control target_lufs=3"), ("bad-prompt", "control prompt=7: a text"),
+                        ("blank-prompt", "control prompt='  ': not blank")):
         assert rows[vid]["status"] == "error" and rows[vid]["reason"].startswith(needle), rows[vid]
-    ok = {v: rows[v] for v in ("plain", "seeded", "seeded-again", "tuned")}
+    ok = {v: rows[v] for v in ("plain", "seeded", "seeded-again", "tuned", "prompted")}
     assert all(r["status"] == "ok" for r in ok.values())
     assert json.loads(ok["seeded"]["controls"]) == {"seed": 5} and json.loads(ok["plain"]["controls"]) == {}
     assert json.loads(ok["tuned"]["controls"]) == {"candidates": 2, "cfg_coef": 1.5, "target_lufs": -20.0}
     # one content, three different keys (the same controls share one: the repeat is a duplicate)
     assert ok["plain"]["output_key"] == ok["plain"]["content_hash"]
-    assert len({ok[v]["output_key"] for v in ("plain", "seeded", "tuned")}) == 3
+    assert json.loads(ok["prompted"]["controls"]) == {"prompt": "calm piano"}  # one spelling
+    assert len({ok[v]["output_key"] for v in ("plain", "seeded", "tuned", "prompted")}) == 4
     assert ok["seeded-again"]["output_key"] == ok["seeded"]["output_key"]
     owners = sorted([ok["seeded"]["duplicate_of"], ok["seeded-again"]["duplicate_of"]])
     assert owners[0] == "" and owners[1] in ("seeded", "seeded-again")  # made once, for one of them
-    music = {v: soundfile.read(ok[v]["music_uri"], dtype="float32") for v in ("plain", "seeded", "tuned")}
+    music = {v: soundfile.read(ok[v]["music_uri"], dtype="float32") for v in ("plain", "seeded", "tuned", "prompted")}
     assert not np.array_equal(music["plain"][0], music["seeded"][0])  # another seed, other music
+    assert not np.array_equal(music["plain"][0], music["prompted"][0])  # same seed, a prompt: other music
     assert ok["tuned"]["candidates"] == 2 and ok["plain"]["candidates"] == 1
     tuned, sr = music["tuned"]
     assert abs(lufs(tuned, sr) - (-20)) <= 1.0 and abs(lufs(music["plain"][0], sr) - (-14)) <= 1.0
+    page = open(first.layout.review).read()  # the review page shows each row's controls
+    assert "controls: prompt=&#x27;calm piano&#x27;" in page and "controls: seed=5" in page
     # a rerun of the same manifest makes nothing new
     assert again.work["generated"] == 0 and again.work["errors"] == 0

@@ -150,7 +150,7 @@ def check_probe(proc: subprocess.CompletedProcess, attempts: list[str], folders:
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["conditioner"] == "TextProjection"
     assert report["projector_from_release"]
-    assert "no text prompt is configured" in report["text_error"]
+    assert "text prompts go through VidMusician.condition_tensors" in report["text_error"]
     for key, values in expected_weights(folders).items():
         assert report[key] == pytest.approx(values), key  # from the files, not from a seed
     return report

@@ -199,6 +199,9 @@ class GenerationConfig:
     top_p: float = 0.0
     temperature: float = 1.0
     use_sampling: bool = True
+    # A text prompt (style, mood, instruments) beside every video's condition (models/prompts.py);
+    # a manifest's `prompt` column overrides it per video. None: the video alone.
+    prompt: Optional[str] = None
     # Sliding window over long videos: each window is `window_s` long and starts with the last
     # `context_s` of music already made as its prompt.
     window_s: float = 30.0

@@ -23,6 +23,21 @@ LOUDNESS_PLATFORMS = {"streaming": (-14.0, -1.0), "apple": (-16.0, -1.0), "ebu_r
 HIGHER_IS_BETTER = ("onset_f1", "onset_f1_flow", "beats_hit", "beats_coverage", "beat_alignment")
 # soundtrack.publish.mix_policy values (publish/mix.py).
 MIX_POLICIES = ("auto", "replace", "duck", "keep")
+# Longest text prompt (characters): a style line, not a document (T5 reads every token of it).
+MAX_PROMPT_CHARS = 500
+
+
+def prompt_problem(prompt) -> str | None:
+    """What is wrong with a text prompt, or None: text, not blank, printable, at most MAX_PROMPT_CHARS."""
+    if not isinstance(prompt, str):
+        return "a text"
+    if not prompt.strip():
+        return "not blank"
+    if len(prompt) > MAX_PROMPT_CHARS:
+        return f"at most {MAX_PROMPT_CHARS} characters"
+    if not prompt.isprintable():
+        return "printable characters only"
+    return None
 
 
 def config_problems(cfg: Config) -> list[str]:
@@ -41,6 +56,8 @@ def config_problems(cfg: Config) -> list[str]:
                                        f"generation.context_s ({gen.context_s})")
     need(gen.codec_chunk_s > 0 and gen.codec_margin_s >= 0,
          "generation.codec_chunk_s must be positive and generation.codec_margin_s not negative")
+    problem = None if gen.prompt is None else prompt_problem(gen.prompt)
+    need(problem is None, f"generation.prompt={gen.prompt!r}: {problem}")
     ext = cfg.extract
     need(ext.window_s > 0 and ext.hop_s > 0, "extract.window_s and extract.hop_s must be positive")
     need(ext.separation in SEPARATIONS, f"extract.separation={ext.separation!r}: expected one of {list(SEPARATIONS)}")

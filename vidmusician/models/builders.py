@@ -11,6 +11,7 @@ from vidmusician.embedded import is_directory
 from vidmusician.models.backbone import Backbone, build_random, load_backbone
 from vidmusician.models.clip_encoder import ClipEncoder
 from vidmusician.models.precision import apply_lm_layout
+from vidmusician.models.prompts import PromptEncoder
 from vidmusician.models.rhythm import RhythmAdapter, num_rhythm_blocks, rhythm_input_dim
 from vidmusician.models.semantic import SemanticAdapter
 from vidmusician.models.vidmusician import VidMusician
@@ -74,7 +75,7 @@ def build_adapted(backbone: Backbone, mcfg: ModelConfig, seed: int = 0,
     model = VidMusician(backbone, semantic, rhythm, cross_attention_key=key, cond_dropout=mcfg.cond_dropout,
                         stage2_trains_semantic=mcfg.stage2_trains_semantic,
                         rhythm_context=(rcfg.context_before, rcfg.context_after), semantic_fps=scfg.fps,
-                        config=recorded or mcfg)
+                        config=recorded or mcfg, prompts=PromptEncoder(t5_cfg.pretrained))
     model.set_stage(1)
     return model
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -56,14 +56,18 @@ def plan_generation_windows(num_frames: int, window: int, context: int) -> list[
 @torch.no_grad()
 def generate_tokens(model: VidMusician, cond: VisualConditions, num_frames: int, gcfg: GenerationConfig,
                     prompt: torch.Tensor | None = None, cfg: bool = True,
-                    seeds: torch.Tensor | None = None, lengths: list[int] | None = None) -> torch.Tensor:
+                    seeds: torch.Tensor | None = None, lengths: list[int] | None = None,
+                    text: list[str | None] | None = None) -> torch.Tensor:
     """Codes [B, K, num_frames] for one window. `prompt` [B, K, P] fixes the first P frames.
+    `text`: each row's text prompt or None (models/prompts.py); the null branch drops it.
     cfg=False runs the conditional branch alone (no null rows). `seeds` [B]: each row's sampling seed
     (models/sampling.py); by default the row's index. `lengths`: each row's own frames (<= num_frames);
     a row's codes past its length are not music."""
     both = VisualConditions.cat([cond, cond.null()]) if cfg else cond
+    if text is not None and cfg:
+        text = list(text) * 2
     with model.autocast():
-        tensors = model.condition_tensors(both)
+        tensors = model.condition_tensors(both, text)
     rhythm = model.rhythm_input(both, model.sequence_steps(num_frames))
     return decode_window(model, tensors, rhythm, cond.batch_size, num_frames, gcfg, prompt, cfg, seeds, lengths)
 
@@ -162,23 +166,27 @@ def window_conditions(feats: list[VideoFeatures], windows: list[Window], frame_r
 @torch.no_grad()
 def soundtrack(model: VidMusician, feats: list[VideoFeatures], gcfg: GenerationConfig,
                cfg: bool = True, seeds: list[int] | None = None,
-               conditioned: bool = True) -> list[torch.Tensor]:
+               conditioned: bool = True, prompts: list[str | None] | None = None) -> list[torch.Tensor]:
     """Music for any number of videos: a mono waveform per video of exactly its duration, made in
     batches of `gcfg.batch_size` videos. `seeds`: one sampling seed per video (by default its index);
     a video's music depends on its features, its seed and the settings, not on its batch-mates.
-    conditioned=False ignores the videos (null conditions, no CFG): the frozen backbone on its own."""
+    conditioned=False ignores the videos (null conditions): the frozen backbone on its own, with no CFG
+    unless a video has a text prompt. `prompts`: a text prompt (or None) per video, beside its video
+    condition."""
     seeds = list(range(len(feats))) if seeds is None else list(seeds)
-    if len(seeds) != len(feats):
-        raise ValueError(f"{len(seeds)} seeds for {len(feats)} videos")
+    prompts = [None] * len(feats) if prompts is None else list(prompts)
+    if not len(seeds) == len(prompts) == len(feats):
+        raise ValueError(f"{len(seeds)} seeds and {len(prompts)} prompts for {len(feats)} videos")
     waves: list[torch.Tensor] = []
     for b in range(0, len(feats), gcfg.batch_size):
         waves += _soundtrack_batch(model, feats[b:b + gcfg.batch_size], gcfg, cfg,
-                                   seeds[b:b + gcfg.batch_size], conditioned)
+                                   seeds[b:b + gcfg.batch_size], conditioned, prompts[b:b + gcfg.batch_size])
     return waves
 
 
 def _soundtrack_batch(model: VidMusician, feats: list[VideoFeatures], gcfg: GenerationConfig,
-                      cfg: bool, seeds: list[int], conditioned: bool) -> list[torch.Tensor]:
+                      cfg: bool, seeds: list[int], conditioned: bool,
+                      prompts: list[str | None]) -> list[torch.Tensor]:
     """One batch: videos advance window by window in lockstep, so each LM step serves every video in
     the batch (and both CFG branches) at once."""
     device = next(model.lm.parameters()).device
@@ -194,14 +202,15 @@ def _soundtrack_batch(model: VidMusician, feats: list[VideoFeatures], gcfg: Gene
         wins = [plans[i][r] for i in active]
         length = max(w.end - w.start for w in wins)
         cond = window_conditions([feats[i] for i in active], wins, fr, semantic_fps, length, device)
-        if not conditioned:
-            cond = cond.null()
+        text = [prompts[i] for i in active]
+        if not conditioned:  # the video dropped; a row's text prompt alone stays (MusicGen's text-to-music)
+            cond = replace(cond.null(), present=torch.tensor([t is not None for t in text], device=device))
         prompt = None
         if r > 0:
             prompt = torch.stack([tokens[i][:, w.start:w.start + context] for i, w in zip(active, wins)])
-        out = generate_tokens(model, cond, length, gcfg, prompt=prompt, cfg=cfg and conditioned,
+        out = generate_tokens(model, cond, length, gcfg, prompt=prompt, cfg=cfg and bool(cond.present.any()),
                               seeds=torch.tensor([derive_seed(seeds[i], r) for i in active]),
-                              lengths=[w.end - w.start for w in wins])
+                              lengths=[w.end - w.start for w in wins], text=text)
         for row, (i, w) in enumerate(zip(active, wins)):
             tokens[i][:, w.start + w.prompt:w.end] = out[row, :, w.prompt:w.end - w.start]
     waves = []

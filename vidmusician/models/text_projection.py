@@ -3,8 +3,9 @@
 MusicGen conditions on text through a T5 encoder (t5-base, 110 M parameters, fetched from the hub by
 name whatever directory the LM itself came from) and a linear `output_proj` into the LM's width.
 VidMusician's visual tokens take the text prompt's place, so only `output_proj` is kept: it
-initialises the semantic projector (models/semantic.py). Text prompts are not a feature of the jobs;
-asking one of these conditioners for text fails with a message saying so.
+initialises the semantic projector (models/semantic.py), and projects text prompts, which the
+semantic adapter's own T5 encodes (models/prompts.py). Asking one of these conditioners itself for
+text fails with a message saying so.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class TextProjection(TextConditioner):
 
     def tokenize(self, *_):
         raise RuntimeError(f"the backbone's {self.key!r} text conditioner was loaded without its text "
-                           "encoder: VidMusician conditions on video, and no text prompt is configured")
+                           "encoder: text prompts go through VidMusician.condition_tensors (models/prompts.py)")
 
     forward = tokenize
 

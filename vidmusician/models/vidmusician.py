@@ -17,8 +17,10 @@ from vidmusician.models.backbone import Backbone, freeze
 from vidmusician.models.conditions import VisualConditions
 from vidmusician.models.cross_attention import CrossAttentionMask
 from vidmusician.models.precision import autocast
+from vidmusician.models.prompts import PromptEncoder
 from vidmusician.models.rhythm import RhythmAdapter, RhythmInjector, stack_context
 from vidmusician.models.semantic import LORA_MARKER, SemanticAdapter
+from vidmusician.models.text_projection import TextProjection
 
 STAGES = (1, 2)
 
@@ -47,16 +49,19 @@ class LossOutput:
 class VidMusician(nn.Module):
     def __init__(self, backbone: Backbone, semantic: SemanticAdapter, rhythm: RhythmAdapter, *,
                  cross_attention_key: str, cond_dropout: float, stage2_trains_semantic: bool,
-                 rhythm_context: tuple[int, int], semantic_fps: float, config: ModelConfig):
+                 rhythm_context: tuple[int, int], semantic_fps: float, config: ModelConfig,
+                 prompts: PromptEncoder | None = None):
         """cross_attention_key: the LM's condition the visual tokens stand in for; cond_dropout: the
         probability of dropping a row's conditions in training (classifier-free guidance);
         rhythm_context: curve frames before and after each step in its rhythm input; semantic_fps:
         visual tokens per second. config: what the model was built from, recorded in its adapter
-        checkpoints (checkpoint.py) and never read here."""
+        checkpoints (checkpoint.py) and never read here. prompts: text prompts for a backbone whose
+        condition is T5 text (models/prompts.py)."""
         super().__init__()
         self.cross_attention_key, self.cond_dropout = cross_attention_key, cond_dropout
         self.stage2_trains_semantic, self.rhythm_context = stage2_trains_semantic, rhythm_context
         self.semantic_fps, self.config = semantic_fps, config
+        self.prompts = prompts or PromptEncoder(None)
         self.lm = freeze(backbone.lm)
         self.codec = freeze(backbone.codec)
         self.semantic = semantic
@@ -115,17 +120,30 @@ class VidMusician(nn.Module):
         return max(self.lm.pattern_provider.delays)
 
     def condition_tensors(self, cond: VisualConditions, text: list[str | None] | None = None) -> dict:
+        """The cross-attention condition: the video's tokens, then each row's text prompt's (`text`, a
+        prompt or None per row; models/prompts.py). A dropped row drops its prompt too."""
         key = self.cross_attention_key
         mask = cond.cls_mask * cond.present.view(-1, 1).to(cond.cls_mask.dtype)
         tokens = self.semantic(cond.cls, cond.cls_steps, mask)
         if text is not None:
-            attrs = [ConditioningAttributes(text={key: t if present else None})
-                     for t, present in zip(text, cond.present.tolist())]
-            text_emb, text_mask = self.lm.condition_provider(self.lm.condition_provider.tokenize(attrs))[key]
-            text_emb = text_emb * text_mask.unsqueeze(-1).to(text_emb.dtype)
+            text = [t if present else None for t, present in zip(text, cond.present.tolist())]
+        if text is not None and any(t is not None for t in text):
+            conditioner = self.lm.condition_provider.conditioners[key]
+            if isinstance(conditioner, TextProjection):
+                text_emb, text_mask = self.prompts.encode(self.semantic.t5, conditioner.output_proj, text)
+            else:  # a lookup-table condition (random and toy backbones)
+                attrs = [ConditioningAttributes(text={key: t}) for t in text]
+                provider = self.lm.condition_provider
+                text_emb, text_mask = provider(provider.tokenize(attrs))[key]
+                text_emb = text_emb * text_mask.unsqueeze(-1).to(text_emb.dtype)
             tokens = torch.cat([tokens, text_emb.to(tokens.dtype)], dim=1)
             mask = torch.cat([mask, text_mask.to(mask.dtype)], dim=1)
         return {key: (tokens, mask)}
+
+    def check_prompts(self) -> None:
+        """Raises PromptsUnsupported when this model could not read a text prompt."""
+        if isinstance(self.lm.condition_provider.conditioners[self.cross_attention_key], TextProjection):
+            self.prompts.tokenizer  # noqa: B018  (loads it, or says why not)
 
     def rhythm_input(self, cond: VisualConditions, total_steps: int) -> torch.Tensor | None:
         """Per sequence step s, the curve around frame s (the frame whose first codebook step s emits);

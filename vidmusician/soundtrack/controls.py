@@ -8,7 +8,7 @@ import hashlib
 import json
 import math
 
-from vidmusician.config.validate import MIX_POLICIES
+from vidmusician.config.validate import MIX_POLICIES, prompt_problem
 from vidmusician.video.errors import InputError
 
 # Candidates per video a manifest may ask for (each is a full generation).
@@ -41,6 +41,13 @@ def _policy(name: str, value) -> str:
     return str(value)
 
 
+def _prompt(name: str, value) -> str:
+    problem = prompt_problem(value)
+    if problem:
+        raise ControlError(f"control {name}={value!r}: {problem}")
+    return " ".join(value.split())  # one spelling per prompt: spacing does not make new music
+
+
 # column -> its check (value -> the value to use)
 CHECKS = {
     "seed": lambda v: _integer("seed", v, 0),
@@ -48,6 +55,7 @@ CHECKS = {
     "candidates": lambda v: _integer("candidates", v, 1, MAX_CANDIDATES),
     "mix_policy": lambda v: _policy("mix_policy", v),
     "target_lufs": lambda v: _number("target_lufs", v, -70.0, 0.0),
+    "prompt": lambda v: _prompt("prompt", v),
 }
 
 

@@ -57,6 +57,8 @@ class SoundtrackGenerator:
         if self.conditioned:
             self.model = load_adapters(self.model, cfg.soundtrack.adapters, cfg.storage)
         self.model.eval()
+        if cfg.generation.prompt is not None:  # a configured prompt the model cannot read fails at start
+            self.model.check_prompts()
         self.encoder = build_clip_encoder(models.clip, self.device, cfg.seed, cfg.precision)
         self.scorers = build_scorers(cfg.soundtrack.scores.model_scores)
         self.storage = Storage(cfg.storage)
@@ -82,20 +84,22 @@ class SoundtrackGenerator:
         content (and its seed control): its music does not depend on its batch-mates, so a rerun makes
         the same music however the videos are batched."""
         gcfg = self.cfg.generation
-        jobs = []  # (video, seed, cfg_coef) per candidate
+        jobs = []  # (video, seed, cfg_coef, prompt) per candidate
         for i, row in enumerate(rows):
             c = json.loads(row["controls"])
             seed = c.get("seed", self.cfg.seed)
-            jobs += [(i, candidate_seed(seed, row["content_hash"], k), c.get("cfg_coef", gcfg.cfg_coef))
+            jobs += [(i, candidate_seed(seed, row["content_hash"], k), c.get("cfg_coef", gcfg.cfg_coef),
+                      c.get("prompt", gcfg.prompt))
                      for k in range(c.get("candidates", self.cfg.soundtrack.candidates))]
         waves: list = [None] * len(jobs)
         for coef in sorted({j[2] for j in jobs}):
             todo = [n for n, j in enumerate(jobs) if j[2] == coef]
             made = soundtrack(self.model, [feats[jobs[n][0]] for n in todo], replace(gcfg, cfg_coef=coef),
-                              seeds=[jobs[n][1] for n in todo], conditioned=self.conditioned)
+                              seeds=[jobs[n][1] for n in todo], conditioned=self.conditioned,
+                              prompts=[jobs[n][3] for n in todo])
             for n, wave in zip(todo, made):
                 waves[n] = wave.numpy().astype(np.float32)
-        return [np.stack([w for (video, _, _), w in zip(jobs, waves) if video == i]) for i in range(len(rows))]
+        return [np.stack([w for job, w in zip(jobs, waves) if job[0] == i]) for i in range(len(rows))]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rows = [{k: batch[k][i] for k in batch} for i in range(len(batch["video_id"]))]

@@ -87,6 +87,9 @@ def _card(row: dict, layout: Layout) -> str:
              f'{_fmt(row.get("output_lufs"))} LUFS, {_fmt(row.get("output_true_peak_dbtp"))} dBTP')
     if (row.get("candidates") or 1) > 1:
         sound += "<br>" + _candidates(row)
+    controls = json.loads(row.get("controls") or "{}")
+    if controls:  # the manifest's per-video settings (soundtrack/controls.py), the prompt among them
+        sound += "<br>controls: " + html.escape(", ".join(f"{k}={v!r}" for k, v in sorted(controls.items())))
     return (f'<div class="video" {data}>{player}'
             f'<div><b>{html.escape(row["video_id"])}</b> ({_fmt(row["duration_s"])} s)<br>'
             f'<small>{html.escape(row["source_uri"])}</small><br><small class="sound">{sound}</small><br>'
