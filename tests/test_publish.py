@@ -230,6 +230,7 @@ def test_keep_leaves_videos_with_their_own_sound_and_replace_drops_it(published)
     assert music["music_uri"] is None and music["video_uri"] is None
     assert kept["silent"]["mix"] == "replace" and kept["silent"]["video_uri"]
     assert kept["speech"]["mix"] == "duck" and kept["speech"]["mix_uri"]  # speech is not music: ducked
+    assert {r["mix_policy"] for r in kept.values()} == {"keep"}  # the policy beside the mix it gave
     assert (runs["keep"].work["generated"], runs["keep"].work["kept"]) == (2, 1)  # no music made for one
     page = open(runs["keep"].layout.review).read()  # no player where nothing was made
     assert page.count("<video") == 2 and page.count("kept its own sound") == 1
@@ -286,6 +287,56 @@ def test_the_kept_candidate_is_the_best_and_candidate_0_is_the_single_one(candid
     page = open(candidate_runs[4].layout.review).read()
     assert page.count("best of 4:") == 4 and page.count("class='chosen'") == 4
 
+
+
+def save_music_detector(folder, music_logit: float) -> str:
+    """A tiny AudioSet-style AST in transformers' format (as MIT's AST ships: config.json,
+    model.safetensors, preprocessor_config.json) whose "Music" probability is sigmoid(music_logit)
+    whatever it hears: what is tested is the loading, the labels and the decision, not the ear."""
+    import torch
+    from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification
+    labels = ["Speech", "Music", "Vehicle"]
+    model = ASTForAudioClassification(ASTConfig(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, max_length=1024,
+        id2label=dict(enumerate(labels)), label2id={name: i for i, name in enumerate(labels)}))
+    with torch.no_grad():
+        model.classifier.dense.weight.zero_()
+        model.classifier.dense.bias.copy_(torch.tensor([0.0, music_logit, 0.0]))
+    model.save_pretrained(folder)
+    ASTFeatureExtractor(max_length=1024).save_pretrained(folder)
+    return str(folder)
+
+
+def test_keep_asks_the_music_detector_whether_a_source_is_music(published, tmp_path):
+    import math
+
+    from vidmusician.soundtrack.prepare import source_fields
+    inputs, _, _ = published
+    hears, deaf = save_music_detector(tmp_path / "hears", 5.0), save_music_detector(tmp_path / "deaf", -5.0)
+
+    def fields(name: str, detector: str, policy: str = "keep", *overrides: str) -> dict:
+        cfg = debug_config(f"soundtrack.publish.music_detector={detector}", *overrides)
+        return source_fields(str(inputs / f"{name}.mp4"), True, cfg, policy)
+
+    music = fields("music", hears)
+    assert (music["source_audio"], music["mix"], music["source_music"]) == ("sound", "keep", 1.0)
+    assert fields("speech", hears)["mix"] == "keep"  # speech over music: left as it is
+    heard_none = fields("music", deaf)  # other sound: kept, with the new music under it
+    assert (heard_none["mix"], heard_none["source_music"]) == ("duck", 0.0)
+    assert fields("speech", deaf)["mix"] == "duck"
+    assert fields("music", hears, "keep", "soundtrack.publish.music_threshold=0.999")["mix"] == "duck"
+    assert fields("music", hears, "keep", "soundtrack.publish.music_min_fraction=1.0")["mix"] == "keep"
+    assert math.isnan(fields("music", hears, "auto")["source_music"])  # only keep asks it
+    with pytest.raises(ValueError, match="none is a label"):
+        fields("music", hears, "keep", "soundtrack.publish.music_labels=[Jazz]")
+
+
+def test_music_detector_windows():
+    from vidmusician.publish.music import windows
+    rate = 100
+    assert [len(w) for w in windows(np.zeros(2500), rate, 10.0)] == [1000, 1000, 500]
+    assert [len(w) for w in windows(np.zeros(2050), rate, 10.0)] == [1000, 1000]  # a 0.5 s tail: too short
+    assert [len(w) for w in windows(np.zeros(50), rate, 10.0)] == [50]  # the only window stays
 
 # ---- Per-video controls from manifest columns ----
 

@@ -63,7 +63,9 @@ TRANSFORMERS_FILES = ("*.json", "*.safetensors")
 TRANSFORMERS_FALLBACK = ("pytorch_model.bin",)
 SLOTS = (ModelSlot("model.musicgen.pretrained", (LM_FILE, CODEC_FILE)),
          ModelSlot("model.clip.pretrained", TRANSFORMERS_FILES, TRANSFORMERS_FALLBACK, ("config.json",)),
-         ModelSlot("model.t5.pretrained", TRANSFORMERS_FILES, TRANSFORMERS_FALLBACK, ("config.json",)))
+         ModelSlot("model.t5.pretrained", TRANSFORMERS_FILES, TRANSFORMERS_FALLBACK, ("config.json",)),
+         ModelSlot("soundtrack.publish.music_detector", TRANSFORMERS_FILES, TRANSFORMERS_FALLBACK,
+                   ("config.json", "preprocessor_config.json")))
 
 
 class WeightsError(ValueError):
@@ -172,17 +174,23 @@ def local_models(cfg: Config) -> Config:
     out.model = dataclasses.replace(cfg.model, musicgen=dataclasses.replace(cfg.model.musicgen),
                                     clip=dataclasses.replace(cfg.model.clip),
                                     t5=dataclasses.replace(cfg.model.t5))
+    out.soundtrack = dataclasses.replace(cfg.soundtrack, publish=dataclasses.replace(cfg.soundtrack.publish))
     storage = Storage(cfg.storage)
     for key, name in configured_models(cfg).items():
-        where = source(name, cfg.weights)
-        if Storage.is_remote(where):
-            where = _node_copy(where, cfg.weights, storage)
-        elif where != name or not is_hub_id(where):  # a directory, never a hub id, from here on
-            where = model_path(where)
-            if not os.path.isdir(where):
-                raise WeightsError(f"{key}={name}: {where} is not a directory")
-        _set(out, key, where)
+        _set(out, key, local_name(key, name, cfg, storage))
     return out
+
+
+def local_name(key: str, name: str, cfg: Config, storage: Storage) -> str:
+    """What this process loads for the model `name` at config `key` (see local_models)."""
+    where = source(name, cfg.weights)
+    if Storage.is_remote(where):
+        return _node_copy(where, cfg.weights, storage)
+    if where != name or not is_hub_id(where):  # a directory, never a hub id, from here on
+        where = model_path(where)
+        if not os.path.isdir(where):
+            raise WeightsError(f"{key}={name}: {where} is not a directory")
+    return where
 
 
 

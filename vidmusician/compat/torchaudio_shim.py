@@ -63,7 +63,27 @@ def ensure_torchaudio() -> types.ModuleType:
         shim = _build_shim(f"{type(err).__name__}: {err}")
         sys.modules["torchaudio"] = shim
         sys.modules["torchaudio.transforms"] = shim.transforms
+        _tell_transformers()
         return shim
+
+
+def _tell_transformers() -> None:
+    """transformers decides whether torchaudio is there with find_spec, which finds the shim; its audio
+    feature extractors (AST's, for the music detector) would then import torchaudio.compliance and
+    fail. Told the truth, they take their own numpy paths."""
+    try:
+        import transformers.utils as tf_utils
+        import transformers.utils.import_utils as tf_import_utils
+    except ImportError:
+        return
+    for module in (tf_utils, tf_import_utils):
+        for name in ("is_torchaudio_available", "is_speech_available"):
+            if hasattr(module, name):
+                setattr(module, name, _unavailable)
+
+
+def _unavailable(*_args, **_kwargs) -> bool:
+    return False
 
 
 def is_shim(module: types.ModuleType) -> bool:

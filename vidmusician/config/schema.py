@@ -418,9 +418,10 @@ class PublishConfig:
     fade_beat_window_s: float = 0.75
     fade_max_fraction: float = 0.25
     # What happens to the source's own audio (publish/mix.py): replace (music only), duck (the source's
-    # audio kept, the music lowered under its speech), keep (a video whose own sound is not speech,
-    # music or effects, is left as it is: no music made; speech -> duck), auto (speech -> duck,
-    # anything else -> replace). A video without audible sound is always replace.
+    # audio kept, the music lowered under its speech), keep (a video whose own sound is music is left
+    # as it is, no music made; other sound, speech or effects, is kept with the music ducked under its
+    # speech), auto (speech -> duck, anything else -> replace). A video without audible sound is
+    # always replace.
     mix_policy: str = "auto"
     # Ducking: the music goes down by `duck_depth_db` where the source speaks, starting `duck_attack_s`
     # before the speech and coming back over `duck_release_s` after it; pauses shorter than
@@ -433,6 +434,16 @@ class PublishConfig:
     silence_lufs: float = -60.0
     speech_min_s: float = 0.5
     vad_threshold: float = 0.5
+    # Under `keep`, whether a source's sound is music (publish/music.py): an AudioSet audio classifier
+    # in transformers' format (hub id or local dir; the GPU presets name MIT's AST), run over windows of
+    # `music_window_s`. A source is music when at least `music_min_fraction` of its windows give one of
+    # `music_labels` a probability >= `music_threshold`. None: no classifier, and under `keep` any
+    # sound that is not speech counts as music.
+    music_detector: Optional[str] = None
+    music_labels: List[str] = field(default_factory=lambda: ["Music"])
+    music_threshold: float = 0.5
+    music_window_s: float = 10.0
+    music_min_fraction: float = 0.5
 
 
 @dataclass

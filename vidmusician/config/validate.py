@@ -94,6 +94,9 @@ def config_problems(cfg: Config) -> list[str]:
              pub.speech_min_s) >= 0 and 0 <= pub.fade_max_fraction <= 0.5 and 0 < pub.vad_threshold < 1,
          "soundtrack.publish: fades, duck times and speech_min_s not negative, fade_max_fraction in "
          "[0, 0.5], vad_threshold in (0, 1)")
+    need(0 < pub.music_threshold < 1 and 0 < pub.music_min_fraction <= 1 and pub.music_window_s >= 1
+         and bool(pub.music_labels), "soundtrack.publish: music_threshold in (0, 1), music_min_fraction in "
+         "(0, 1], music_window_s >= 1, music_labels not empty")
     retry = cfg.retry
     need(retry.attempts >= 1, f"retry.attempts={retry.attempts}: at least 1 (the first try)")
     need(retry.backoff_s >= 0 and retry.max_backoff_s >= 0 and retry.stop_after_not_done >= 0,

@@ -3,8 +3,10 @@
 replace: the music alone. duck: the source's audio as it is, the music under it, lowered by a depth
 wherever the source speaks (offline, so the music starts to go down `attack` before the first word
 and comes back over `release` after the last; pauses shorter than attack + release stay down, so the
-music does not pump between words). keep: a video that already has sound other than speech (music,
-effects) keeps it and gets no music; one whose sound is speech is ducked. auto: speech -> duck,
+music does not pump between words). keep: a video that already has music (the music detector,
+publish/music.py) keeps its sound and gets no music; one with other sound (speech, effects) keeps it
+with the music ducked under its speech; with no detector configured, any sound that is not speech
+counts as music. auto: speech -> duck,
 anything else -> replace (the service exists to add music; `keep` is the opt-in for sources whose
 own sound must stay). Without audible sound of its own a video is always replace."""
 from __future__ import annotations
@@ -20,14 +22,18 @@ REPLACE, DUCK, KEEP, AUTO = "replace", "duck", "keep", "auto"
 BLOCK_SAMPLES = 1 << 20
 
 
-def mix_for(policy: str, source_kind: str) -> str:
-    """The mix a video gets under `policy`, given what its source sounds like."""
+def mix_for(policy: str, source_kind: str, music: bool | None = None) -> str:
+    """The mix a video gets under `policy`, given what its source sounds like. `music`: whether the
+    music detector heard music in it (publish/music.py); None when no detector is configured, and
+    `keep` then takes any sound that is not speech for music."""
     if source_kind in (NONE, SILENT):
         return REPLACE
     if policy == AUTO:
         return DUCK if source_kind == SPEECH else REPLACE
     if policy == KEEP:
-        return DUCK if source_kind == SPEECH else KEEP
+        if music is None:
+            return DUCK if source_kind == SPEECH else KEEP
+        return KEEP if music else DUCK
     return policy
 
 

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vidmusician.config.schema import PublishConfig
+from vidmusician.config.schema import Config
 from vidmusician.publish.loudness import measure
+from vidmusician.publish.music import music_fraction
 from vidmusician.video.audio import NoAudioTrack, read_audio_aligned
 
 VAD_RATE = 16000  # Silero VAD's rate
@@ -24,6 +25,8 @@ class SourceAudio:
     kind: str                       # NONE, SILENT, SPEECH or SOUND
     lufs: float = -math.inf         # integrated loudness of the source's audio
     speech: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # [K, 2] seconds
+    # Fraction of its windows the music detector hears music in (publish/music.py); NaN: not asked.
+    music: float = math.nan
 
     @property
     def speech_s(self) -> float:
@@ -45,8 +48,10 @@ def speech_segments(audio: np.ndarray, threshold: float) -> np.ndarray:
     return np.array([[s["start"], s["end"]] for s in found], dtype=np.float64).reshape(-1, 2)
 
 
-def analyse_source_audio(path: str, pub: PublishConfig) -> SourceAudio:
-    """Whether the video at `path` has sound of its own, how loud, and where it speaks."""
+def analyse_source_audio(path: str, cfg: Config, listen_for_music: bool = False) -> SourceAudio:
+    """Whether the video at `path` has sound of its own, how loud, where it speaks, and (when asked
+    and a detector is configured) how much of it is music."""
+    pub = cfg.soundtrack.publish
     try:
         audio = read_audio_aligned(path, VAD_RATE)
     except NoAudioTrack:
@@ -56,4 +61,5 @@ def analyse_source_audio(path: str, pub: PublishConfig) -> SourceAudio:
         return SourceAudio(SILENT, level.integrated_lufs)
     speech = speech_segments(audio, pub.vad_threshold)
     spoken_s = float((speech[:, 1] - speech[:, 0]).sum())
-    return SourceAudio(SPEECH if spoken_s >= pub.speech_min_s else SOUND, level.integrated_lufs, speech)
+    music = music_fraction(audio, VAD_RATE, cfg) if listen_for_music and pub.music_detector else math.nan
+    return SourceAudio(SPEECH if spoken_s >= pub.speech_min_s else SOUND, level.integrated_lufs, speech, music)

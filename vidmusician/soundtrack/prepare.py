@@ -8,6 +8,7 @@ sound costs no generation). Frames are decoded later, chunk by chunk, next to th
 from __future__ import annotations
 
 import json
+import math
 import time
 
 import numpy as np
@@ -15,7 +16,7 @@ import ray
 
 from vidmusician.config.schema import Config
 from vidmusician.faults import failure, retrying
-from vidmusician.publish.mix import REPLACE, mix_for
+from vidmusician.publish.mix import KEEP, REPLACE, mix_for
 from vidmusician.publish.speech import SourceAudio, analyse_source_audio
 from vidmusician.raycluster import node_id
 from vidmusician.soundtrack.controls import ControlError, output_key, parse_controls
@@ -32,7 +33,8 @@ def stage_row(item: dict, status: str = STATUS_OK, reason: str = "", **fields) -
     finished soundtrack, or of another input's with the same content), timings and nodes per stage."""
     return video_row(item, status, reason, **{
         "video_codec": "", "rotation": 0, "has_audio": False, "reused": False, "duplicate_of": "",
-        "source_audio": "", "source_lufs": float("nan"), "speech_s": 0.0, "speech_json": "[]", "mix": "",
+        "source_audio": "", "source_lufs": float("nan"), "speech_s": 0.0, "speech_json": "[]",
+        "source_music": float("nan"), "mix_policy": "", "mix": "",
         "controls": "{}", "output_key": "",
         "artefact": "", "decode_s": 0.0, "features_s": 0.0, "generate_s": 0.0, "write_s": 0.0,
         "decode_node": node_id(), "generate_node": "", "write_node": "", **fields})
@@ -40,14 +42,15 @@ def stage_row(item: dict, status: str = STATUS_OK, reason: str = "", **fields) -
 
 def source_fields(path: str, has_audio: bool, cfg: Config, policy: str) -> dict:
     """The row's source-audio columns and its mix under `policy`. Under `replace` the source is not
-    listened to."""
+    listened to; the music detector is asked under `keep` alone."""
     pub = cfg.soundtrack.publish
     if not has_audio or policy == REPLACE:
-        return {"source_audio": "" if has_audio else "none", "mix": REPLACE}
-    source: SourceAudio = analyse_source_audio(path, pub)
+        return {"source_audio": "" if has_audio else "none", "mix_policy": policy, "mix": REPLACE}
+    source: SourceAudio = analyse_source_audio(path, cfg, listen_for_music=policy == KEEP)
+    music = None if math.isnan(source.music) else source.music >= pub.music_min_fraction
     return {"source_audio": source.kind, "source_lufs": float(source.lufs), "speech_s": source.speech_s,
-            "speech_json": json.dumps(np.round(source.speech, 3).tolist()),
-            "mix": mix_for(policy, source.kind)}
+            "speech_json": json.dumps(np.round(source.speech, 3).tolist()), "source_music": source.music,
+            "mix_policy": policy, "mix": mix_for(policy, source.kind, music)}
 
 
 def prepare_for_soundtrack(item: dict, cfg: Config, layout: Layout, claims) -> dict:

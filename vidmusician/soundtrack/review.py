@@ -83,7 +83,8 @@ def _card(row: dict, layout: Layout) -> str:
         player = "<p><i>kept its own sound (no music made)</i></p>"
     else:
         player = f'<video controls preload="metadata" src="{html.escape(src)}"></video>'
-    sound = (f'mix: {html.escape(row.get("mix") or "n/a")} (source: {html.escape(row.get("source_audio") or "n/a")}); '
+    sound = (f'mix: {html.escape(row.get("mix") or "n/a")} under {html.escape(row.get("mix_policy") or "n/a")} '
+             f'(source: {html.escape(row.get("source_audio") or "n/a")}); '
              f'{_fmt(row.get("output_lufs"))} LUFS, {_fmt(row.get("output_true_peak_dbtp"))} dBTP')
     if (row.get("candidates") or 1) > 1:
         sound += "<br>" + _candidates(row)

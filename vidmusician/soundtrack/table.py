@@ -30,8 +30,10 @@ SCHEMA = pa.schema(
      ("controls", pa.string()), ("duration_s", pa.float64()),
      ("video_codec", pa.string()), ("rotation", pa.int64()), ("has_audio", pa.bool_()),
      ("video_output", pa.string()), ("duplicate_of", pa.string()),
-     ("source_audio", pa.string()), ("source_lufs", pa.float64()), ("speech_s", pa.float64()),
-     ("speech_times", pa.list_(pa.float64())), ("mix", pa.string()), ("fade_out_start_s", pa.float64())]
+     ("source_audio", pa.string()), ("source_lufs", pa.float64()), ("source_music", pa.float64()),
+     ("speech_s", pa.float64()),
+     ("speech_times", pa.list_(pa.float64())), ("mix_policy", pa.string()), ("mix", pa.string()),
+     ("fade_out_start_s", pa.float64())]
     + [(k, pa.float64()) for k in LEVELS]
     + [("music_s", pa.float64()), ("music_uri", pa.string()), ("mix_uri", pa.string()),
        ("video_uri", pa.string()), ("model", pa.string()), ("model_version", pa.string()),

@@ -36,13 +36,15 @@ IDENTITY = ("video_id", "uri", "meta", "decode_s", "decode_node")
 
 def score_row(row: dict, stamp: dict) -> dict:
     """A stage row -> its score-table row. The table publishes the input's `uri` as `source_uri`, and
-    the speech segments as flat [start, end, ...] times; an unmeasured source loudness is null."""
+    the speech segments as flat [start, end, ...] times; an unmeasured source loudness or music
+    fraction is null."""
     out = {f.name: row.get(f.name) for f in SCHEMA}
     out["source_uri"] = row["uri"]
     if "speech_json" in row:
         out["speech_times"] = [float(t) for pair in json.loads(row["speech_json"]) for t in pair]
-    if out.get("source_lufs") is not None and math.isnan(out["source_lufs"]):
-        out["source_lufs"] = None
+    for key in ("source_lufs", "source_music"):  # not measured: null
+        if out.get(key) is not None and math.isnan(out[key]):
+            out[key] = None
     out.update(stamp)
     return out
 
