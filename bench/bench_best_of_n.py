@@ -40,15 +40,15 @@ def main() -> None:
         result = run_soundtrack(cfg)
         table = [r for r in result.table.to_pylist() if r["status"] == "ok"]
         assert len(table) == args.videos, result.summary
-        rows.append({"candidates": n, "onset_f1": float(np.mean([r["onset_f1"] for r in table])),
-                     "beat_alignment": float(np.nanmean([r["beat_alignment"] for r in table])),
+        rows.append({"candidates": n, "onset_f1_70ms": float(np.mean([r["onset_f1_70ms"] for r in table])),
+                     "beat_alignment_100ms": float(np.nanmean([r["beat_alignment_100ms"] for r in table])),
                      "chosen_not_first": sum(r["chosen_candidate"] > 0 for r in table), "s": result.elapsed_s})
     print("| candidates | mean onset F1 | mean beat alignment | kept another than #0 | time |")
     print("| --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['candidates']} | {r['onset_f1']:.3f} | {r['beat_alignment']:.3f} | "
+        print(f"| {r['candidates']} | {r['onset_f1_70ms']:.3f} | {r['beat_alignment_100ms']:.3f} | "
               f"{r['chosen_not_first']} / {args.videos} | {r['s']:.0f} s |")
-    print(f"best of {args.n} / 1, mean onset F1: {rows[1]['onset_f1'] / max(rows[0]['onset_f1'], 1e-9):.2f}x")
+    print(f"best of {args.n} / 1, mean onset F1: {rows[1]['onset_f1_70ms'] / max(rows[0]['onset_f1_70ms'], 1e-9):.2f}x")
     if args.out:
         Path(args.out).write_text(json.dumps({"videos": args.videos, "adapters": args.adapters, "rows": rows},
                                              indent=2))

@@ -275,13 +275,13 @@ def test_the_kept_candidate_is_the_best_and_candidate_0_is_the_single_one(candid
     for vid, row in four.items():
         assert row["status"] == "ok" and row["candidates"] == 4 and len(row["candidate_scores"]) == 4
         assert row["chosen_candidate"] == best(row["candidate_scores"], row["candidate_issues"])
-        assert row["onset_f1"] == row["candidate_scores"][row["chosen_candidate"]]
+        assert row["onset_f1_70ms"] == row["candidate_scores"][row["chosen_candidate"]]
         # four different pieces of music (the random debug model clips: every candidate is flagged)
         assert len(set(zip(row["candidate_scores"], row["candidate_issues"]))) == 4, row["candidate_issues"]
-        assert row["candidate_scores"][0] == pytest.approx(one[vid]["onset_f1"])  # same seed as N = 1
+        assert row["candidate_scores"][0] == pytest.approx(one[vid]["onset_f1_70ms"])  # same seed as N = 1
         assert one[vid]["candidates"] == 1 and one[vid]["chosen_candidate"] == 0
-    mean1 = np.mean([r["onset_f1"] for r in one.values()])
-    mean4 = np.mean([r["onset_f1"] for r in four.values()])
+    mean1 = np.mean([r["onset_f1_70ms"] for r in one.values()])
+    mean4 = np.mean([r["onset_f1_70ms"] for r in four.values()])
     assert mean4 >= mean1 and any(r["chosen_candidate"] for r in four.values()), (mean1, mean4)
     print(f"debug model, 4 silent world videos: mean onset F1 N=1 {mean1:.3f}, best of 4 {mean4:.3f}")
     page = open(candidate_runs[4].layout.review).read()

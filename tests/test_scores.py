@@ -45,10 +45,10 @@ def test_scores_tell_music_on_the_beats_from_music_off_them(clips):
         shifted = np.roll(audio, int(0.2 * sr))  # the same music, 200 ms late
         off.append(rhythm_scores(beats, shifted, sr, row["duration_s"]))
     mean = lambda rows, k: float(np.mean([r[k] for r in rows]))  # noqa: E731
-    assert mean(on, "onset_f1") >= 0.85 and mean(off, "onset_f1") <= 0.2
-    assert mean(on, "beat_alignment") > mean(off, "beat_alignment") + 0.5
+    assert mean(on, "onset_f1_70ms") >= 0.85 and mean(off, "onset_f1_70ms") <= 0.2
+    assert mean(on, "beat_alignment_100ms") > mean(off, "beat_alignment_100ms") + 0.5
     for r in on + off:
-        assert 0 <= r["onset_f1"] <= 1 and 0 <= r["beats_hit"] <= 1 and 0 <= r["beat_alignment"] <= 1
+        assert 0 <= r["onset_f1_70ms"] <= 1 and 0 <= r["beats_hit"] <= 1 and 0 <= r["beat_alignment_100ms"] <= 1
         assert r["visual_beats"] > 0 and 40 <= r["tempo_bpm"] <= 250
 
 
@@ -84,8 +84,8 @@ def test_model_scores_are_absent_unless_configured():
         assert scorer(None, None, 16000) == len("/weights/kl")
     finally:
         model_scores._FACTORIES.pop("kl")
-    row = to_table([{"video_id": "v", "status": "ok", "onset_f1": 0.5}]).to_pylist()[0]
-    assert row["onset_f1"] == 0.5 and row["kl"] is None and row["fad"] is None  # null, not 0
+    row = to_table([{"video_id": "v", "status": "ok", "onset_f1_70ms": 0.5}]).to_pylist()[0]
+    assert row["onset_f1_70ms"] == 0.5 and row["kl"] is None and row["fad"] is None  # null, not 0
 
 
 def test_blockwise_onset_envelope_is_librosas_with_a_block_of_memory(clips):

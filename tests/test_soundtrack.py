@@ -86,7 +86,7 @@ def test_one_row_per_input_with_playable_mp4s_and_scores_in_range(first, mixed, 
     assert sorted(rows) == sorted(list(files) + ["missing"]) and first.table.num_rows == len(rows)
     for vid, needle in BROKEN.items():
         assert rows[vid]["status"] == "error" and rows[vid]["reason"].startswith(needle), rows[vid]
-        assert rows[vid]["video_uri"] is None and rows[vid]["onset_f1"] is None
+        assert rows[vid]["video_uri"] is None and rows[vid]["onset_f1_70ms"] is None
     ok = {v: r for v, r in rows.items() if v not in BROKEN}
     assert dict(first.work) == {"generated": len(ok), "errors": len(BROKEN), "reused": 0, "not_done": 0, "skipped": 0}
     for vid, row in ok.items():
@@ -101,7 +101,7 @@ def test_one_row_per_input_with_playable_mp4s_and_scores_in_range(first, mixed, 
         assert len(decord.VideoReader(str(out))) == len(decord.VideoReader(source))
         assert abs(audio_seconds(str(out)) - row["duration_s"]) < DURATION_TOLERANCE_S
         assert abs(video_duration(out) - video_duration(source)) < 1e-3
-        for key in ("onset_f1", "onset_f1_flow", "beats_hit", "beat_alignment"):
+        for key in ("onset_f1_70ms", "onset_f1_flow_70ms", "beats_hit", "beat_alignment_100ms", "beat_alignment_50ms"):
             assert 0.0 <= row[key] <= 1.0, (vid, key, row[key])
         assert row["beats_coverage"] >= 0 and 30 <= row["tempo_bpm"] <= 300
         assert row["visual_beats"] == len(row["visual_beat_times"]) and row["music_onsets"] >= 0
@@ -152,12 +152,12 @@ def test_review_page_in_headless_chromium(first, mixed, tmp_path):
         # and one missing (it goes last either way). Real scores may be equal or already in order.
         planted = [None] + [round(1.0 - i / len(ok), 3) for i in range(1, len(ok))]
         rank = {r["video_id"]: i for i, r in enumerate(ok)}
-        rows = [dict(r, onset_f1=planted[rank[r["video_id"]]]) if r["video_id"] in rank else r
+        rows = [dict(r, onset_f1_70ms=planted[rank[r["video_id"]]]) if r["video_id"] in rank else r
                 for r in first.table.to_pylist()]
         sorting = tmp_path / "review" / "sorting.html"
-        sorting.write_text(review_page(rows, first.layout, "onset_f1"))
+        sorting.write_text(review_page(rows, first.layout, "onset_f1_70ms"))
         browser.get(sorting.as_uri())
-        order = "return Array.from(document.querySelectorAll('#videos .video')).map(v => v.dataset.onsetf1)"
+        order = "return Array.from(document.querySelectorAll('#videos .video')).map(v => v.dataset.onsetf170ms)"
         initial = browser.execute_script(order)
         browser.find_element("id", "worst").click()
         worst = browser.execute_script(order)

@@ -479,13 +479,13 @@ class SoundtrackConfig:
     # Seconds between progress lines.
     progress_every_s: float = 10.0
     # Review page: the score the "worst first" button sorts by.
-    review_sort_key: str = "onset_f1"
+    review_sort_key: str = "onset_f1_70ms"
     # Best of N: `candidates` pieces of music per video, made in the same batched steps with different
     # seeds (the first is the one N = 1 makes); the write stage scores each and keeps the best by
     # `select_by` (a rhythm score, higher is better) among those that pass the sanity checks (at most
     # `max_clipped_fraction` of samples at full scale, integrated loudness above `min_music_lufs`).
     candidates: int = 1
-    select_by: str = "onset_f1"
+    select_by: str = "onset_f1_70ms"
     max_clipped_fraction: float = 0.001
     min_music_lufs: float = -45.0
     scores: ScoresConfig = field(default_factory=ScoresConfig)

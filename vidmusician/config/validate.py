@@ -20,7 +20,8 @@ LOUDNESS_PLATFORMS = {"streaming": (-14.0, -1.0), "apple": (-16.0, -1.0), "ebu_r
                       "atsc_a85": (-24.0, -2.0)}
 # Per-video rhythm scores where higher is better: the run summary's means, and what best-of-N can
 # select by (soundtrack.select_by).
-HIGHER_IS_BETTER = ("onset_f1", "onset_f1_flow", "beats_hit", "beats_coverage", "beat_alignment")
+HIGHER_IS_BETTER = ("onset_f1_70ms", "onset_f1_flow_70ms", "beats_hit", "beats_coverage", "beat_alignment_100ms",
+                    "beat_alignment_50ms")
 # soundtrack.publish.mix_policy values (publish/mix.py).
 MIX_POLICIES = ("auto", "replace", "duck", "keep")
 # Longest text prompt (characters): a style line, not a document (T5 reads every token of it).

@@ -10,7 +10,8 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
-from vidmusician.metrics.beat_matching import beat_alignment_score, beats_coverage_score, beats_hit_score, onset_f1
+from vidmusician.metrics.beat_matching import (LITERATURE_SIGMA_S, beat_alignment_score, beats_coverage_score,
+                                               beats_hit_score, onset_f1)
 from vidmusician.metrics.onsets import ONSET_N_FFT, detect_hits, onset_envelope
 
 VISUAL_WAIT_S = 0.2
@@ -59,12 +60,13 @@ def rhythm_scores(visual: np.ndarray, wav: np.ndarray, sr: int, duration_s: floa
     onsets = detect_hits(np.asarray(wav, np.float32), sr)
     tempo, beats = music_beats(wav, sr)
     scores = {"visual_beats": int(len(visual)), "music_onsets": int(len(onsets)), "tempo_bpm": tempo,
-              "onset_f1": onset_f1(onsets, visual),
+              "onset_f1_70ms": onset_f1(onsets, visual),
               "beats_hit": beats_hit_score(onsets, visual, duration_s),
               "beats_coverage": beats_coverage_score(onsets, visual, duration_s),
-              "beat_alignment": beat_alignment_score(visual, onsets)}
+              "beat_alignment_100ms": beat_alignment_score(visual, onsets),
+              "beat_alignment_50ms": beat_alignment_score(visual, onsets, LITERATURE_SIGMA_S)}
     if flow is not None:
-        scores.update(flow_beats=int(len(flow)), onset_f1_flow=onset_f1(onsets, flow))
+        scores.update(flow_beats=int(len(flow)), onset_f1_flow_70ms=onset_f1(onsets, flow))
     scores["music_onset_times"] = [float(t) for t in onsets]
     scores["music_beat_times"] = [float(t) for t in beats]
     return scores

@@ -15,7 +15,8 @@ from vidmusician.video.rows import STATUS_ERROR, STATUS_NOT_DONE, STATUS_OK
 
 TIMINGS = ("decode_s", "features_s", "generate_s", "write_s")
 COUNTS = ("visual_beats", "flow_beats", "music_onsets")
-RHYTHM_SCORES = ("tempo_bpm", "onset_f1", "onset_f1_flow", "beats_hit", "beats_coverage", "beat_alignment")
+RHYTHM_SCORES = ("tempo_bpm", "onset_f1_70ms", "onset_f1_flow_70ms", "beats_hit", "beats_coverage",
+                 "beat_alignment_100ms", "beat_alignment_50ms")
 # The times (s) behind the counts, for the review page's plots and for re-scoring later.
 BEAT_TIMES = ("visual_beat_times", "flow_beat_times", "music_onset_times", "music_beat_times")
 # The published track (vidmusician/publish/): measured loudness of the music stem and of what was muxed.
