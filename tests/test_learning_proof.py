@@ -41,6 +41,9 @@ def test_stage2_wins_on_rhythm_and_stage1_on_semantics(proof):
     assert stage2["beats_hit"] >= max(base["beats_hit"], stage1["beats_hit"])
     assert stage1["class_acc"] > base["class_acc"] + SEMANTIC_MARGIN
     assert all(len(v) == 3 for r in result.results.values() for v in r.values())  # one score per seed
+    for system in (base, stage1, stage2):  # the published scores, beside the project's
+        assert all(0 <= system[k] <= 1 for k in ("bhs_d2m", "loris_f1", "bas_visbeat_50ms")), system
+        assert system["bcs_d2m"] > 0
 
 
 @pytest.mark.timeout(1200)

@@ -1,32 +1,41 @@
 """The learning proof: on held-out synthetic videos, music from (a) the frozen backbone with no
 condition, (b) stage-1 adapters and (c) stage-2 adapters, several seeds each, scored for rhythm
 (onset F1 against the video's events at +-70 ms, Beats Hit Score) and semantics (the class a
-classifier fit on the world's real soundtracks hears, against the video's scene class)."""
+classifier fit on the world's real soundtracks hears, against the video's scene class); and with the
+scores as published papers compute them (metrics/reference_scores.py, metrics/visbeat.py): D2M-GAN's
+Beats Coverage / Hit Score and LORIS' F1 against the world's own music of each video, and the beat
+alignment score (sigma 50 ms) of librosa's onsets against visbeat's visual beats."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
 
+import librosa
 import numpy as np
 import torch
 
 from vidmusician.config import Config
-from vidmusician.metrics.beat_matching import beats_hit_score, onset_f1
+from vidmusician.metrics.beat_matching import LITERATURE_SIGMA_S, beat_alignment_score, beats_hit_score, onset_f1
 from vidmusician.metrics.music_class import MusicClassifier
 from vidmusician.metrics.onsets import detect_hits
+from vidmusician.metrics.reference_scores import d2m_gan_scores, loris_f1, loris_scores
+from vidmusician.metrics.visbeat import visbeat_beats
 from vidmusician.models.builders import build_clip_encoder
 from vidmusician.models.checkpoint import load_adapters
 from vidmusician.models.generation import VideoFeatures, soundtrack
 from vidmusician.models.sampling import derive_seed
 from vidmusician.models.vidmusician import VidMusician
 from vidmusician.storage import Storage, join_uri
-from vidmusician.synth.world import write_world
+from vidmusician.synth.world import make_clip, write_world
 from vidmusician.toy.data import music_set
 from vidmusician.video.features import uri_features
 from vidmusician.weights import local_models
 
 BASE = "base (no condition)"
-METRICS = ("onset_f1", "beats_hit", "class_acc")
+# name -> table header; the first three are the project's own scores, the rest the published ones
+METRICS = {"onset_f1": "onset F1 (+-70 ms)", "beats_hit": "Beats Hit Score", "class_acc": "class accuracy",
+           "bcs_d2m": "BCS (D2M-GAN)", "bhs_d2m": "BHS (D2M-GAN)", "loris_f1": "F1 (LORIS)",
+           "bas_visbeat_50ms": "BAS (visbeat, 50 ms)"}
 
 
 @dataclass
@@ -34,6 +43,9 @@ class HeldOut:
     feats: list[VideoFeatures]
     classes: list[str]
     events: list[np.ndarray]
+    music: list[np.ndarray]      # each video's own music in the world (the reference), mono
+    music_sr: int
+    visbeats: list[np.ndarray]   # visbeat's visual beats of each video (s)
 
 
 def held_out_videos(cfg: Config, output_uri: str, count: int, seed: int, frame_rate: float) -> HeldOut:
@@ -44,8 +56,10 @@ def held_out_videos(cfg: Config, output_uri: str, count: int, seed: int, frame_r
     encoder = build_clip_encoder(local_models(cfg).model.clip, "cpu", cfg.seed, cfg.precision)
     storage = Storage(cfg.storage)
     feats = [uri_features(encoder, uri, cfg.model, frame_rate, storage) for uri in truth.column("uri").to_pylist()]
+    clips = [make_clip(world, i) for i in range(count)]  # the same clips again, in memory
     return HeldOut(feats, truth.column("class_name").to_pylist(),
-                   [np.asarray(t) for t in truth.column("event_times").to_pylist()])
+                   [np.asarray(t) for t in truth.column("event_times").to_pylist()],
+                   [c.audio for c in clips], world.sample_rate, [visbeat_beats(c.frames, world.fps) for c in clips])
 
 
 def fit_classifier(cfg: Config, count: int, seed: int) -> tuple[MusicClassifier, float]:
@@ -61,14 +75,23 @@ def score(model: VidMusician, held: HeldOut, cfg: Config, clf: MusicClassifier, 
     seeds = [derive_seed(seed, i) for i in range(len(held.feats))]
     waves = soundtrack(model, held.feats, cfg.generation, seeds=seeds, conditioned=conditioned)
     sr = model.sample_rate
-    f1s, bhs = [], []
-    for wav, events, feat in zip(waves, held.events, held.feats):
-        onsets = detect_hits(wav.numpy(), sr)
-        f1s.append(onset_f1(onsets, events))
-        bhs.append(beats_hit_score(onsets, events, feat.duration_s))
+    per_video: dict[str, list[float]] = {k: [] for k in ("onset_f1", "beats_hit", "bcs_d2m", "bhs_d2m",
+                                                         "loris_cover", "loris_hit", "bas_visbeat_50ms")}
+    for i, (wav, feat) in enumerate(zip(waves, held.feats)):
+        wav, events = wav.numpy(), held.events[i]
+        reference = librosa.resample(held.music[i], orig_sr=held.music_sr, target_sr=sr)
+        onsets = detect_hits(wav, sr)
+        found = {"onset_f1": onset_f1(onsets, events), "beats_hit": beats_hit_score(onsets, events, feat.duration_s),
+                 "bas_visbeat_50ms": beat_alignment_score(held.visbeats[i], librosa.onset.onset_detect(
+                     y=wav, sr=sr, units="time"), LITERATURE_SIGMA_S)}
+        found["bcs_d2m"], found["bhs_d2m"] = d2m_gan_scores(wav, reference, sr)
+        found["loris_cover"], found["loris_hit"] = loris_scores(wav, reference, sr)
+        for key, value in found.items():
+            per_video[key].append(value)
     predicted = clf.predict([w.numpy() for w in waves])
-    return {"onset_f1": float(np.mean(f1s)), "beats_hit": float(np.mean(bhs)),
-            "class_acc": float(np.mean(np.array(predicted) == np.array(held.classes)))}
+    means = {k: float(np.nanmean(v)) for k, v in per_video.items() if not k.startswith("loris_")}
+    return {**means, "class_acc": float(np.mean(np.array(predicted) == np.array(held.classes))),
+            "loris_f1": loris_f1(per_video["loris_cover"], per_video["loris_hit"])}
 
 
 def evaluate_systems(model: VidMusician, adapters: dict[str, str], held: HeldOut, cfg: Config,
@@ -87,7 +110,7 @@ def evaluate_systems(model: VidMusician, adapters: dict[str, str], held: HeldOut
 
 
 def table(results: dict[str, dict[str, list[float]]]) -> str:
-    lines = ["| system | onset F1 (+-70 ms) | Beats Hit Score | class accuracy |", "| --- | --- | --- | --- |"]
+    lines = ["| system | " + " | ".join(METRICS.values()) + " |", "|" + " --- |" * (len(METRICS) + 1)]
     for name, r in results.items():
         cells = [f"{np.mean(r[m]):.3f} +- {np.std(r[m]):.3f}" for m in METRICS]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

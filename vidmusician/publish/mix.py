@@ -6,9 +6,9 @@ and comes back over `release` after the last; pauses shorter than attack + relea
 music does not pump between words). keep: a video that already has music (the music detector,
 publish/music.py) keeps its sound and gets no music; one with other sound (speech, effects) keeps it
 with the music ducked under its speech; with no detector configured, any sound that is not speech
-counts as music. auto: speech -> duck,
-anything else -> replace (the service exists to add music; `keep` is the opt-in for sources whose
-own sound must stay). Without audible sound of its own a video is always replace."""
+counts as music. auto: speech -> duck, anything else -> replace (the service exists to add music;
+`keep` is the opt-in for sources whose own sound must stay). Without audible sound of its own a video
+is always replace."""
 from __future__ import annotations
 
 import numpy as np

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+import librosa
 import numpy as np
 
 from vidmusician.config.schema import Config
@@ -33,6 +34,9 @@ def _classifier(name: str):
     return extractor, model, labels
 
 
+_LOCATED: dict[tuple, str] = {}  # (name, weights location, cache dir) -> what this process loads
+
+
 def detector(cfg: Config):
     """The configured classifier, its name resolved to this node's copy (weights.location) once per
     process and setting."""
@@ -43,9 +47,6 @@ def detector(cfg: Config):
     if setting not in _LOCATED:
         _LOCATED[setting] = local_name(KEY, pub.music_detector, cfg, Storage(cfg.storage))
     return _classifier(_LOCATED[setting])
-
-
-_LOCATED: dict[tuple, str] = {}
 
 
 def windows(audio: np.ndarray, rate: int, window_s: float) -> list[np.ndarray]:
@@ -65,9 +66,11 @@ def music_fraction(audio: np.ndarray, rate: int, cfg: Config) -> float:
     if not wanted:
         raise ValueError(f"soundtrack.publish.music_labels={list(pub.music_labels)}: none is a label of "
                          f"{pub.music_detector} (e.g. {sorted(labels)[:5]})")
-    if rate != extractor.sampling_rate:
-        raise ValueError(f"{pub.music_detector} reads {extractor.sampling_rate} Hz audio, got {rate} Hz")
-    parts = windows(np.asarray(audio, np.float32), rate, pub.music_window_s)
+    audio = np.asarray(audio, np.float32)
+    if rate != extractor.sampling_rate:  # AST reads 16 kHz, the rate the speech detector reads too
+        audio = librosa.resample(audio, orig_sr=rate, target_sr=extractor.sampling_rate)
+        rate = extractor.sampling_rate
+    parts = windows(audio, rate, pub.music_window_s)
     heard = []
     with torch.no_grad():
         for first in range(0, len(parts), BATCH_WINDOWS):
