@@ -19,6 +19,8 @@ import math
 import librosa
 import numpy as np
 
+from vidmusician.metrics.beat_matching import beat_bins, beats_coverage_score, beats_hit_score
+
 REFERENCE_SR = 22050
 # librosa.onset.onset_detect keyword arguments of each script (pre_max: librosa's default where unset).
 D2M_GAN_DETECTOR = {"wait": 1, "delta": 0.2, "pre_avg": 1, "post_avg": 1, "post_max": 1}
@@ -33,27 +35,20 @@ def reference_onsets(y: np.ndarray, sr: int, detector: dict) -> np.ndarray:
     return librosa.onset.onset_detect(y=y, sr=REFERENCE_SR, units="time", **detector)
 
 
-def second_bins(onsets: np.ndarray, duration_s: float) -> np.ndarray:
-    """b[k] = 1 if an onset falls in [k, k + 1), over ceil(duration) bins."""
-    bins = np.zeros(math.ceil(duration_s), dtype=bool)
-    idx = np.trunc(np.asarray(onsets, np.float64)).astype(int)
-    bins[idx[(idx >= 0) & (idx < len(bins))]] = True
-    return bins
-
-
 def _bins_of(generated: np.ndarray, reference: np.ndarray, sr: int, detector: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Both tracks' bins over the shorter length (the scripts assume, or cut to, equal lengths)."""
+    """Both tracks' 1 s bins (metrics/beat_matching.beat_bins) over the shorter length (the scripts
+    assume, or cut to, equal lengths)."""
     seconds = min(len(generated), len(reference)) / sr
-    return (second_bins(reference_onsets(generated, sr, detector), seconds),
-            second_bins(reference_onsets(reference, sr, detector), seconds))
+    return (beat_bins(reference_onsets(generated, sr, detector), seconds),
+            beat_bins(reference_onsets(reference, sr, detector), seconds))
 
 
 def d2m_gan_scores(generated: np.ndarray, reference: np.ndarray, sr: int) -> tuple[float, float]:
-    """(BCS, BHS) of D2M-GAN between generated and reference music, mono at `sr`."""
-    gen, ref = _bins_of(generated, reference, sr, D2M_GAN_DETECTOR)
-    if not ref.any():
-        return math.nan, math.nan
-    return float(gen.sum() / ref.sum()), float((gen & ref).sum() / ref.sum())
+    """(BCS, BHS) of D2M-GAN between generated and reference music, mono at `sr`: the project's own
+    Beats Coverage / Hit Score (the same formula), on onsets found the script's way."""
+    seconds = min(len(generated), len(reference)) / sr
+    gen, ref = reference_onsets(generated, sr, D2M_GAN_DETECTOR), reference_onsets(reference, sr, D2M_GAN_DETECTOR)
+    return beats_coverage_score(gen, ref, seconds), beats_hit_score(gen, ref, seconds)
 
 
 def loris_scores(generated: np.ndarray, reference: np.ndarray, sr: int) -> tuple[float, float]:
