@@ -2,7 +2,8 @@
 - plain: `train_stage_plain` (one process, windows in memory), stage 2 (every adapter trains);
 - ray-1: the Ray Train worker loop with 1 worker (DDP off), same batch and torch threads:
   step time ratio ray-1 / plain (goal <= 1.10);
-- ray-2: 2 workers (DDP over gloo), same per-worker batch: throughput in windows/s against ray-1.
+- ray-2: 2 workers (DDP over gloo), same per-worker batch: throughput in windows/s against ray-1,
+  per worker, and the scaling efficiency (speed-up / workers).
 Step time is the mean wall time per step over the second half of the run (data loading included,
 start-up and the final validation/checkpoint excluded).
 The model is the `toy` architecture with random weights (no cached build needed).
@@ -82,6 +83,9 @@ def main() -> None:
         "ray1_over_plain": one["step_time_s"] / plain,
         "windows_per_s": {"plain": batch / plain, "ray1": one["samples_per_s"], "ray2": two["samples_per_s"]},
         "ray2_over_ray1_throughput": two["samples_per_s"] / one["samples_per_s"],
+        # Per worker, and the speed-up per added worker (1.0: linear scaling).
+        "windows_per_s_per_worker": {"ray1": one["samples_per_s"], "ray2": two["samples_per_s"] / 2},
+        "scaling_efficiency_2_workers": two["samples_per_s"] / one["samples_per_s"] / 2,
         "date": time.strftime("%Y-%m-%d"), "machine": "2-core CPU",
     }
     print(json.dumps(report, indent=2))

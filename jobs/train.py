@@ -1,6 +1,10 @@
-"""Trains the VidMusician adapters from a feature dataset with Ray Train (DDP).
+"""Trains the VidMusician adapters with Ray Train (DDP), from a feature dataset or straight from videos.
 
     python jobs/train.py train.features=URI output=URI [preset=NAME] [train.stage=1|2|both] [key=value ...]
+    python jobs/train.py input=URI output=URI [train.video_features=object_store|storage] [key=value ...]
+
+Given videos (`input`: a folder, prefix or manifest), the extract job's decode and feature stages run
+first, once, and `<output>/outcomes.parquet` gets one row per input (train/video_data.py).
 
 Stage 1 trains the semantic path, stage 2 the rhythm path starting from stage 1's adapters. Ray keeps
 the last train.keep_checkpoints checkpoints of each stage under train.storage_path (local or s3://;
@@ -13,7 +17,7 @@ from vidmusician.cli import EXIT_OK, run_job
 from vidmusician.config import Config
 from vidmusician.train.run import run_training
 
-SUMMARY = "Feature dataset -> two-stage adapter training on Ray Train (DDP) -> adapters.safetensors."
+SUMMARY = "Feature dataset or videos -> two-stage adapter training on Ray Train (DDP) -> adapters.safetensors."
 
 
 def train(cfg: Config) -> int:

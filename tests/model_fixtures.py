@@ -9,6 +9,15 @@ from vidmusician.models.conditions import VisualConditions
 from vidmusician.models.vidmusician import VidMusician, is_adapter_param
 
 N_TOKENS = 4
+# Small and fast: one-window videos, 2 workers x 2 windows a step, a checkpoint every 3 steps.
+TRAIN_ARGS = ("train.num_workers=2", "train.cpus_per_worker=0.5", "train.batch_size=2",
+              "train.stage1.steps=9", "train.stage2.steps=9", "train.stage1.lr=3e-3", "train.stage2.lr=3e-3",
+              "train.stage1.warmup_steps=2", "train.stage2.warmup_steps=2", "train.val_every=3",
+              "train.checkpoint_every=3", "train.log_every=1", "train.keep_checkpoints=2",
+              "model.cond_dropout=0.1")
+# Fail fast while the storage is away: one-second timeouts, no botocore retries, two tries of ours.
+FAST_FAILURE = ("storage.read_timeout_s=1", "storage.connect_timeout_s=1", "storage.max_attempts=1",
+                "retry.attempts=2", "retry.backoff_s=0.2", "retry.max_backoff_s=0.5")
 STATS = 2  # "mean_max" reduction
 
 

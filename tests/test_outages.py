@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from model_fixtures import debug_config
+from model_fixtures import FAST_FAILURE, debug_config
 from vidmusician.cli import EXIT_FAILED, run_job
 from vidmusician.faults import InfrastructureFailure
 from vidmusician.soundtrack.pipeline import run_soundtrack
@@ -22,9 +22,6 @@ from vidmusician.synth.world import write_world
 
 ROOT = Path(__file__).parent.parent
 OUTAGE_S = 8.0
-# Fail fast while the server is away: one-second timeouts, no botocore retries, two tries of ours.
-FAST_FAILURE = ["storage.read_timeout_s=1", "storage.connect_timeout_s=1", "storage.max_attempts=1",
-                "retry.attempts=2", "retry.backoff_s=0.2", "retry.max_backoff_s=0.5"]
 
 
 def outcome_rows(output: Path) -> list[dict]:

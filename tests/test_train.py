@@ -10,25 +10,20 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from model_fixtures import debug_config
+from model_fixtures import TRAIN_ARGS, codes_for, conditions, debug_config, fresh_model, perturb_adapters
 from vidmusician.config.schema import StageSchedule
 from vidmusician.extract.pipeline import run_extract
 from vidmusician.models.builders import build_model
 from vidmusician.models.checkpoint import load_adapters, read_adapters
 from vidmusician.storage import Storage, join_uri
 from vidmusician.synth.world import write_world
-from vidmusician.train.batch import TRAIN_COLUMNS
+from vidmusician.models.conditions import VisualConditions
+from vidmusician.train.batch import TRAIN_COLUMNS, TrainBatch
 from vidmusician.train.feature_data import dataset_videos, keep_split, read_windows, validation_videos
-from vidmusician.train.loop import lr_factor
+from vidmusician.train.loop import StageTrainer, lr_factor
 from vidmusician.train.plain import train_stage_plain
 from vidmusician.train.run import run_training
 
-# Small and fast: 12 one-window videos, 2 workers x 2 windows a step, a checkpoint every 3 steps.
-TRAIN_ARGS = ("train.num_workers=2", "train.cpus_per_worker=0.5", "train.batch_size=2",
-              "train.stage1.steps=9", "train.stage2.steps=9", "train.stage1.lr=3e-3", "train.stage2.lr=3e-3",
-              "train.stage1.warmup_steps=2", "train.stage2.warmup_steps=2", "train.val_every=3",
-              "train.checkpoint_every=3", "train.log_every=1", "train.keep_checkpoints=2",
-              "model.cond_dropout=0.1")
 
 
 @pytest.fixture(scope="module")
@@ -136,3 +131,28 @@ def test_killed_worker_resumes_and_a_rerun_continues(features, tmp_path):
     # group restored from step 3's checkpoint, 7-9 from the rerun. A restart from scratch would log
     # steps 1-3 twice; a rerun that restarted, 1-6 twice.
     assert sorted(steps) == list(range(1, 10))
+
+
+def test_accumulated_micro_batches_step_like_one_batch_of_them_all():
+    """train.grad_accum_steps: two micro-batches of 2 windows (equal token counts) move the adapters as
+    one batch of all 4 does; summing the micro-batch losses without the 1/n weight (planted) doubles the
+    step's gradient and fails this."""
+    tcfg = debug_config("model.cond_dropout=0", "train.grad_clip=1e9").train
+    models = [fresh_model("model.cond_dropout=0") for _ in range(2)]
+    for m in models:
+        perturb_adapters(m, "semantic.", seed=3)  # LoRA's B starts at zero: give every tensor a gradient
+    frames = 20
+    codes, cond = codes_for(models[0], 4, frames), conditions(models[0], 4, frames, pad=0)
+    whole = TrainBatch(codes, cond, torch.ones(4, frames))
+    parts = [TrainBatch(codes[i:i + 2], VisualConditions(*(t[i:i + 2] for t in (cond.cls, cond.cls_steps, cond.cls_mask,
+                                                                              cond.rhythm, cond.present))),
+                        torch.ones(2, frames)) for i in (0, 2)]
+    one, accumulated = StageTrainer(models[0], 1, tcfg), StageTrainer(models[1], 1, tcfg)
+    m_one, m_acc = one.train_step(whole), accumulated.train_step(parts)
+    assert m_one["loss"] == pytest.approx(m_acc["loss"], rel=1e-5)
+    # The gradients themselves (Adam's first step is nearly blind to their scale), then the weights.
+    grads = [(p.grad, q.grad) for p, q in zip(one.params, accumulated.params)]
+    assert all(g is not None and g.abs().sum() > 0 for g, _ in grads)
+    assert all(torch.allclose(g, h, rtol=1e-4, atol=1e-7) for g, h in grads)
+    a, b = models[0].adapter_state_dict(), models[1].adapter_state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)

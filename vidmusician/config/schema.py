@@ -263,6 +263,8 @@ class ExtractConfig:
     # Feature stage (actor pool; GPU when feature_num_gpus > 0, else CPU).
     feature_num_gpus: float = 0.0
     feature_num_cpus: float = 1.0
+    # Extra Ray resources a feature actor needs (e.g. the accelerator group's own resource).
+    feature_resources: Dict[str, float] = field(default_factory=dict)
     feature_actors_min: int = 1
     feature_actors_max: int = 1
     feature_batch_size: int = 4
@@ -325,8 +327,13 @@ class StageSchedule:
 @dataclass
 class TrainConfig:
     """The two-stage adapter trainer (Ray Train, DDP)."""
-    # The feature dataset: the extract job's output (features/*.parquet + outcomes.parquet).
+    # The feature dataset: the extract job's output (features/*.parquet + outcomes.parquet). Empty:
+    # train from the videos of `input` (a folder, prefix or manifest, as the other jobs take it).
     features: str = ""
+    # Training from videos, where their windows go: "object_store" (decoded and featurised once into
+    # Ray's object store, for both stages and every epoch) or "storage" (the extract job's shards under
+    # <output>/features, which later runs can reuse as train.features).
+    video_features: str = "object_store"
     # "1", "2" or "both" (stage 2 starts from stage 1's final adapters).
     stage: str = "both"
     # Stage 2 run on its own starts from these adapters (a stage-1 export); null = from scratch.
@@ -341,8 +348,13 @@ class TrainConfig:
     cpus_per_worker: float = 0.5
     # Torch threads per training worker (training runs after extraction, so one worker may use more).
     torch_threads: int = 1
-    # Windows per worker per step.
+    # Windows per worker per micro-batch; a step accumulates grad_accum_steps micro-batches, so the
+    # effective batch is batch_size * grad_accum_steps * num_workers windows.
     batch_size: int = 4
+    grad_accum_steps: int = 1
+    # Extra Ray resources each training worker needs, e.g. {accel: 1} to put one rank per node of a
+    # group advertising `accel` (use_gpu asks for a GPU itself).
+    worker_resources: Dict[str, float] = field(default_factory=dict)
     stage1: StageSchedule = field(default_factory=StageSchedule)
     stage2: StageSchedule = field(default_factory=StageSchedule)
     weight_decay: float = 0.01

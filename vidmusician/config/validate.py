@@ -8,6 +8,8 @@ from vidmusician.config.schema import Config
 
 # train.stage -> the stages it runs, in order.
 TRAIN_STAGES = {"1": (1,), "2": (2,), "both": (1, 2)}
+# train.video_features values (train/run.py).
+VIDEO_FEATURES = ("object_store", "storage")
 # model.rhythm.reduction -> statistics per frame (models/rhythm.py).
 RHYTHM_REDUCTIONS = {"mean": 1, "mean_max": 2}
 SEPARATIONS = ("none", "demucs")
@@ -49,6 +51,9 @@ def config_problems(cfg: Config) -> list[str]:
             found.append(problem)
 
     need(cfg.train.stage in TRAIN_STAGES, f"train.stage={cfg.train.stage!r}: expected one of {list(TRAIN_STAGES)}")
+    need(cfg.train.grad_accum_steps >= 1, f"train.grad_accum_steps={cfg.train.grad_accum_steps}: at least 1")
+    need(cfg.train.video_features in VIDEO_FEATURES,
+         f"train.video_features={cfg.train.video_features!r}: expected one of {list(VIDEO_FEATURES)}")
     need(cfg.model.rhythm.reduction in RHYTHM_REDUCTIONS,
          f"model.rhythm.reduction={cfg.model.rhythm.reduction!r}: expected one of {list(RHYTHM_REDUCTIONS)}")
     need(cfg.model.musicgen.codec.bins > 0, "model.musicgen.codec.bins must be positive")

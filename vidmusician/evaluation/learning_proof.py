@@ -147,10 +147,24 @@ class ProofResult:
         return table(self.results)
 
 
+def training_features(cfg: Config, workdir: str, lap=lambda name: None) -> str:
+    """The proof's training world (proof.train_videos videos, proof.world_seed) under <workdir>/world and
+    its feature dataset under <workdir>/features (returned)."""
+    from vidmusician.extract.pipeline import run_extract
+
+    proof = cfg.proof
+    world_uri, features_uri = join_uri(workdir, "world"), join_uri(workdir, "features")
+    write_world(replace(cfg, world=replace(cfg.world, num_videos=proof.train_videos, seed=proof.world_seed)),
+                world_uri)
+    lap("world")
+    run_extract(replace(cfg, input=join_uri(world_uri, "videos"), output=features_uri))
+    lap("features")
+    return features_uri
+
+
 def run_proof(cfg: Config, workdir: str, log=print) -> ProofResult:
     """The whole proof on the `toy` preset: toy backbone (shipped) -> training world -> features ->
     stage 1 -> stage 2 (Ray Train) -> held-out videos scored per system and seed."""
-    from vidmusician.extract.pipeline import run_extract
     from vidmusician.models.builders import build_model
     from vidmusician.toy.build import with_toy_backbone
     from vidmusician.train.run import run_training
@@ -166,12 +180,7 @@ def run_proof(cfg: Config, workdir: str, log=print) -> ProofResult:
     proof = cfg.proof
     cfg = with_toy_backbone(cfg, log=log)
     lap("toy_backbone")
-    world_uri, features_uri = join_uri(workdir, "world"), join_uri(workdir, "features")
-    write_world(replace(cfg, world=replace(cfg.world, num_videos=proof.train_videos, seed=proof.world_seed)),
-                world_uri)
-    lap("world")
-    run_extract(replace(cfg, input=join_uri(world_uri, "videos"), output=features_uri))
-    lap("features")
+    features_uri = training_features(cfg, workdir, lap)
     tcfg = replace(cfg.train, features=features_uri, stage="both", val_every=proof.eval_every,
                    checkpoint_every=proof.eval_every,
                    stage1=replace(cfg.train.stage1, steps=proof.stage1_steps),

@@ -36,7 +36,10 @@ def features_config_hash(cfg: Config) -> str:
                         "extract": config_hash(cfg.extract)})
 
 
-def build_dataset(cfg: Config, inputs: list[dict]) -> ray.data.Dataset:
+def feature_windows(cfg: Config, inputs: list[dict]) -> ray.data.Dataset:
+    """Inputs -> CPU decode tasks -> the feature actor pool: one row per training window (features
+    packed in `payload`) or per failed input. The extract job writes these rows to shards; the train
+    job, given videos, trains on them directly (train/video_data.py)."""
     ecfg = cfg.extract
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = True
@@ -44,13 +47,17 @@ def build_dataset(cfg: Config, inputs: list[dict]) -> ray.data.Dataset:
     ds = ray.data.from_items(inputs, override_num_blocks=max(1, len(inputs)))
     ds = ds.flat_map(decode_video, fn_kwargs={"cfg": cfg}, num_cpus=ecfg.decode_num_cpus,
                      resources=ecfg.decode_resources or None)
-    ds = ds.map_batches(WindowFeaturizer, fn_constructor_args=(cfg,), batch_size=ecfg.feature_batch_size,
-                        batch_format="numpy", num_cpus=ecfg.feature_num_cpus, num_gpus=ecfg.feature_num_gpus,
-                        compute=ray.data.ActorPoolStrategy(min_size=ecfg.feature_actors_min,
-                                                           max_size=ecfg.feature_actors_max))
-    return ds.map_batches(write_shard, fn_kwargs={"output_uri": cfg.output, "storage_cfg": cfg.storage,
-                                             "chash": features_config_hash(cfg)},
-                          batch_size=ecfg.shard_windows, batch_format="numpy", num_cpus=ecfg.decode_num_cpus)
+    pool = ray.data.ActorPoolStrategy(min_size=ecfg.feature_actors_min, max_size=ecfg.feature_actors_max)
+    return ds.map_batches(WindowFeaturizer, fn_constructor_args=(cfg,), batch_size=ecfg.feature_batch_size,
+                          batch_format="numpy", num_cpus=ecfg.feature_num_cpus, num_gpus=ecfg.feature_num_gpus,
+                          resources=ecfg.feature_resources or None, compute=pool)
+
+
+def build_dataset(cfg: Config, inputs: list[dict]) -> ray.data.Dataset:
+    ecfg = cfg.extract
+    return feature_windows(cfg, inputs).map_batches(
+        write_shard, fn_kwargs={"output_uri": cfg.output, "storage_cfg": cfg.storage, "chash": features_config_hash(cfg)},
+        batch_size=ecfg.shard_windows, batch_format="numpy", num_cpus=ecfg.decode_num_cpus)
 
 
 def run_extract(cfg: Config) -> ExtractResult:

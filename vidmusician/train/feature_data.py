@@ -4,13 +4,15 @@ No torch here: the Ray Data stages that filter the split import this module."""
 from __future__ import annotations
 
 import hashlib
+from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
 import ray.data.extensions  # noqa: F401  (registers Ray's tensor types with pyarrow before any read)
 
-from vidmusician.extract.format import FEATURES_DIR, OUTCOMES_NAME
+from vidmusician.extract.format import ARRAYS, FEATURES_DIR, OUTCOMES_NAME
 from vidmusician.storage import Storage, join_uri
+from vidmusician.video.rows import STATUS_OK, unpack
 
 TRAIN, VAL = "train", "val"
 
@@ -51,6 +53,16 @@ def keep_split(batch: dict[str, np.ndarray], val_ids: frozenset, side: str,
     known = np.array([v in videos for v in batch["video_id"]], dtype=bool)
     keep = known & (is_val if side == VAL else ~is_val)
     return {k: v[keep] for k, v in batch.items()}
+
+
+def training_rows(row: dict, val_ids: frozenset, side: str, videos: frozenset) -> Iterator[dict]:
+    """Ray Data flat_map over the feature stage's rows (training from videos, train/video_data.py): an
+    ok window of a committed video on this side of the split, unpacked into the columns a shard holds,
+    or nothing."""
+    if row["status"] != STATUS_OK or row["video_id"] not in videos or (row["video_id"] in val_ids) != (side == VAL):
+        return
+    arrays = unpack(row["payload"])
+    yield {"video_id": row["video_id"], "window_index": row["window_index"], **{k: arrays[k] for k in ARRAYS}}
 
 
 def tensor_columns(table: pa.Table, columns) -> dict[str, np.ndarray]:

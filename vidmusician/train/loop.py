@@ -2,8 +2,9 @@
 Ray Train runs it inside each worker (the model wrapped in DDP); the plain loop runs it as is."""
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import nn
@@ -69,14 +70,24 @@ class StageTrainer:
     def done(self) -> bool:
         return self.step >= self.schedule.steps
 
-    def train_step(self, batch: TrainBatch) -> dict[str, float]:
+    def train_step(self, batch: TrainBatch | Sequence[TrainBatch]) -> dict[str, float]:
+        """One optimiser step over a batch, or over micro-batches whose gradients accumulate, each
+        weighted 1/n (train.grad_accum_steps). Under DDP only the last one all-reduces the gradients."""
+        micro = [batch] if isinstance(batch, TrainBatch) else list(batch)
         self.model.train()
-        batch = batch.to(self.device)
         lr = self.optimizer.param_groups[0]["lr"]
-        with self.model.autocast():
-            loss, per_codebook = self.runner(*_args(batch))
         self.optimizer.zero_grad(set_to_none=True)
-        self.scaler.scale(loss).backward()
+        losses, per_codebook = [], []
+        for i, part in enumerate(micro):
+            last = i == len(micro) - 1
+            quiet = self.runner.no_sync() if not last and hasattr(self.runner, "no_sync") else contextlib.nullcontext()
+            with quiet:
+                with self.model.autocast():
+                    loss, codebooks = self.runner(*_args(part.to(self.device)))
+                self.scaler.scale(loss / len(micro)).backward()
+            losses.append(loss.detach().float())
+            per_codebook.append(codebooks.detach().float())
+        loss, per_codebook = torch.stack(losses).mean(), torch.stack(per_codebook).mean(0)
         self.scaler.unscale_(self.optimizer)
         grad_norm = torch.nn.utils.clip_grad_norm_(self.params, self.tcfg.grad_clip)
         self.scaler.step(self.optimizer)
@@ -84,7 +95,7 @@ class StageTrainer:
         self.scheduler.step()
         self.step += 1
         metrics = {"loss": float(loss.item()), "lr": lr, "grad_norm": float(grad_norm)}
-        metrics.update({f"loss_k{k}": float(v) for k, v in enumerate(per_codebook.detach().tolist())})
+        metrics.update({f"loss_k{k}": float(v) for k, v in enumerate(per_codebook.tolist())})
         return metrics
 
     @torch.no_grad()

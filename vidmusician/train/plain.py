@@ -40,7 +40,7 @@ def train_stage_plain(model: VidMusician, stage: int, tcfg: TrainConfig, columns
     history = {"loss": [], "val": [], "step_s": []}
     while not trainer.done:
         start = time.perf_counter()  # batch assembly included, as in the Ray worker's step time
-        metrics = trainer.train_step(next(batches))
+        metrics = trainer.train_step([next(batches) for _ in range(tcfg.grad_accum_steps)])
         history["step_s"].append(time.perf_counter() - start)
         history["loss"].append(metrics["loss"])
         if trainer.step % tcfg.val_every == 0 or trainer.done:

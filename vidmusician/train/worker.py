@@ -61,6 +61,31 @@ class FeatureCollate(NumpyBatchCollateFn):
         return collate(batch)
 
 
+def _node_count(world: int) -> int:
+    """On how many Ray nodes the ranks of this group run."""
+    node = ray.get_runtime_context().get_node_id()
+    if world == 1 or not dist.is_initialized():
+        return 1
+    nodes = [None] * world
+    dist.all_gather_object(nodes, node)
+    return len(set(nodes))
+
+
+def _ranks_in_sync(params: list[torch.Tensor]) -> bool:
+    """DDP keeps every rank's adapters identical; a rank that drifted (a missed all-reduce, a rank
+    restored from another checkpoint) would go on training other weights unseen. Compares the
+    all-reduced min and max of each tensor's sum, and fails the worker if any differ."""
+    if not dist.is_initialized():
+        return True
+    sums = torch.stack([p.detach().double().sum().cpu() for p in params])
+    low, high = sums.clone(), sums.clone()
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    if not torch.equal(low, high):
+        raise RuntimeError(f"the ranks' adapters differ in {int((low != high).sum())} of {len(sums)} tensors")
+    return True
+
+
 def _train_batches(tcfg):
     """Endless epochs over this worker's shard (full batches only, so every rank steps alike)."""
     shard = ray.train.get_dataset_shard(TRAIN)
@@ -134,14 +159,16 @@ def train_stage_worker(config: dict) -> None:
     storage = Storage(cfg.storage)
     events = EventLog(paths.tensorboard_dir, storage) if rank == 0 else None
     batches = _train_batches(tcfg)
+    nodes = _node_count(world)
     window_start, window_samples, window_tokens, window_steps = time.perf_counter(), 0, 0, 0
     metrics: dict = {}
 
     while not trainer.done:
-        batch = next(batches)
+        micro = [next(batches) for _ in range(tcfg.grad_accum_steps)]
         _maybe_inject_fault(cfg, paths, trainer.step + 1, rank, world)
-        metrics = trainer.train_step(batch)
-        window_samples, window_tokens = window_samples + batch.size, window_tokens + batch.tokens
+        metrics = trainer.train_step(micro)
+        window_samples += sum(b.size for b in micro)
+        window_tokens += sum(b.tokens for b in micro)
         window_steps += 1
         step = trainer.step
         if step % tcfg.log_every == 0 or trainer.done:
@@ -164,6 +191,7 @@ def train_stage_worker(config: dict) -> None:
             if events:
                 events.scalars(step, {"val/loss": metrics["val_loss"]})
         if step % tcfg.checkpoint_every == 0 or trainer.done:
+            metrics.update(nodes=nodes, ranks_in_sync=_ranks_in_sync(trainer.params))
             if trainer.done and rank == 0:
                 save_adapters(model, paths.final, cfg.storage)
             _report(trainer, metrics, extra, rank, events)
