@@ -88,16 +88,18 @@ def ray_local(ray_session, s3_moto):
         yield s3_moto
 
 
-# Test files that start a Ray cluster of their own run first, before any Ray session of the shared
-# fixtures in their process: after one, the first actor on a new simulated cluster was cancelled before
-# it ran ("all references to the actor were removed"; not after another own cluster). With the files
-# dealt to two workers (scripts/test.sh, --dist loadfile), a worker takes the first files of this order
-# in a row, so both of these run first on the same fresh worker. Then the longest files, so that none
-# starts last and runs alone at the end (measured: the learning proof 8 min, the demo 2.5 min).
-OWN_CLUSTER_FIRST = ("test_cluster_placement.py", "test_train_multinode.py")
-LONGEST_FIRST = ("test_learning_proof.py", "test_demo.py", "test_soundtrack.py", "test_train.py")
+# Test files that start a Ray cluster of their own (simulated multi-node clusters): marked
+# `own_cluster` (their pytestmark), which scripts/test.sh runs alone in a fresh process after the rest. After a session
+# of the shared Ray in the same process, the first actor on a new cluster was cancelled before it ran
+# ("all references to the actor were removed"), and beside another pytest worker's cluster the
+# placement test failed; alone and first they pass.
+OWN_CLUSTER = ("test_cluster_placement.py", "test_train_multinode.py")
+# The longest files first: with the files dealt to two workers none starts last and runs alone at the
+# end (measured: the learning proof 8 min, the demo 2.5 min).
+LONGEST_FIRST = ("test_learning_proof.py", "test_demo.py", "test_soundtrack.py", "test_train.py",
+                 "test_train_from_videos.py")
 
 
 def pytest_collection_modifyitems(session, config, items):
-    rank = {name: i for i, name in enumerate(OWN_CLUSTER_FIRST + LONGEST_FIRST)}
+    rank = {name: i for i, name in enumerate(OWN_CLUSTER + LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order

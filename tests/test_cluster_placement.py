@@ -17,6 +17,9 @@ from model_fixtures import debug_config
 from vidmusician.soundtrack.pipeline import run_soundtrack
 from vidmusician.synth.world import write_world
 
+# Runs alone, after the rest (scripts/test.sh): it starts a Ray cluster of its own.
+pytestmark = pytest.mark.own_cluster
+
 ACCEL = "accel"  # stands in for GPU: CPU machines cannot advertise real GPUs to Ray
 PENDING_WAIT_S = 300
 POLL_S = 0.5
