@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -85,31 +85,48 @@ def diagnose(model, cfg, cols, rows, classes_of_rows) -> dict:
     return found
 
 
-def run_variant(name: str, overrides: list[str], features: str, workdir: Path, truth: dict) -> dict:
-    proof = load_config(["preset=toy"]).proof  # stage 1 as the learning proof runs it, then the variant
-    cfg = with_toy_backbone(load_config(["preset=toy", f"train.stage1.steps={proof.stage1_steps}", *overrides]),
-                            log=lambda *_: None)
+@dataclass
+class Shared:
+    """What every variant is trained and judged on (variants change neither the world, the backbone
+    nor CLIP): the training windows and their split, the held-out videos and the judge."""
+    cols: dict
+    train_rows: np.ndarray
+    val_rows: np.ndarray
+    val_classes: np.ndarray
+    held: object
+    clf: object
+
+
+def shared_inputs(features: str, workdir: Path, truth: dict) -> Shared:
+    cfg = with_toy_backbone(load_config(["preset=toy"]), log=lambda *_: None)
     ids, cols = read_windows(features, Storage(), TRAIN_COLUMNS)
-    classes_of_rows = np.array([truth[v.rsplit("-", 1)[0]] for v in ids])
     val = validation_videos(ids, cfg.train.val_fraction, cfg.seed)
-    is_val = np.array([v in val for v in ids])
-    rows = np.arange(len(ids))
+    is_val, rows = np.array([v in val for v in ids]), np.arange(len(ids))
+    classes_of_rows = np.array([truth[v.rsplit("-", 1)[0]] for v in ids])
     model = build_model(local_models(cfg).model, "cpu", cfg.seed, cfg.precision, recorded=cfg.model)
-    start = time.perf_counter()
-    history = train_stage_plain(model, 1, replace(cfg.train, val_every=cfg.train.stage1.steps), cols,
-                                rows[~is_val], rows[is_val], seed=cfg.seed, log=lambda *_: None)
-    train_s = time.perf_counter() - start
-    model.eval()
-    diag = diagnose(model, cfg, cols, rows[is_val], classes_of_rows[is_val])
     held = held_out_videos(cfg, str(workdir / "heldout"), cfg.proof.heldout_videos, cfg.proof.heldout_seed,
                            model.frame_rate)
     clf, _ = fit_classifier(cfg, cfg.proof.classifier_clips, cfg.proof.heldout_seed + 1, model.codec)
-    classes = list(cfg.world.classes)
+    return Shared(cols, rows[~is_val], rows[is_val], classes_of_rows[is_val], held, clf)
+
+
+def run_variant(name: str, overrides: list[str], shared: Shared) -> dict:
+    proof = load_config(["preset=toy"]).proof  # stage 1 as the learning proof runs it, then the variant
+    cfg = with_toy_backbone(load_config(["preset=toy", f"train.stage1.steps={proof.stage1_steps}", *overrides]),
+                            log=lambda *_: None)
+    model = build_model(local_models(cfg).model, "cpu", cfg.seed, cfg.precision, recorded=cfg.model)
+    start = time.perf_counter()
+    history = train_stage_plain(model, 1, replace(cfg.train, val_every=cfg.train.stage1.steps), shared.cols,
+                                shared.train_rows, shared.val_rows, seed=cfg.seed, log=lambda *_: None)
+    train_s = time.perf_counter() - start
+    model.eval()
+    diag = diagnose(model, cfg, shared.cols, shared.val_rows, shared.val_classes)
+    held, classes = shared.held, list(cfg.world.classes)
     accuracy, confusion = [], np.zeros((len(classes), len(classes)), int)
     for seed in SEEDS:
         waves = soundtrack(model, held.feats, cfg.generation,
                            seeds=[derive_seed(seed, i) for i in range(len(held.feats))])
-        predicted = clf.predict([w.numpy() for w in waves])
+        predicted = shared.clf.predict([w.numpy() for w in waves])
         accuracy.append(float(np.mean(np.array(predicted) == np.array(held.classes))))
         for t, p in zip(held.classes, predicted):
             confusion[classes.index(t), classes.index(p)] += 1
@@ -132,7 +149,8 @@ def main() -> None:
     if not (workdir / "features" / "outcomes.parquet").exists():
         training_features(with_toy_backbone(load_config(["preset=toy"])), str(workdir))
     truth = {r["video_id"]: r["class_name"] for r in pq.read_table(workdir / "world" / "ground_truth.parquet").to_pylist()}
-    results = {name: run_variant(name, VARIANTS[name], features, workdir, truth) for name in args.variants}
+    shared = shared_inputs(features, workdir, truth)
+    results = {name: run_variant(name, VARIANTS[name], shared) for name in args.variants}
     Path(args.out).write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "machine": "2-core CPU",
                                           "variants": results}, indent=1) + "\n")
     print("| variant | class accuracy | confusion (rows: true class) | val loss |\n| --- | --- | --- | --- |")

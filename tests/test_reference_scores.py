@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from vidmusician.metrics.beat_matching import beat_bins  # the 1 s bins both scripts use
 from vidmusician.metrics.reference_scores import (D2M_GAN_DETECTOR, LORIS_DETECTOR, REFERENCE_SR, d2m_gan_scores,
                                                   loris_f1, loris_scores, reference_onsets)
 
@@ -60,9 +61,8 @@ def test_undefined_scores_are_nan_not_a_count():
 
 
 def test_second_bins_truncate_and_cover_the_whole_length():
-    from vidmusician.metrics.beat_matching import beat_bins as second_bins  # the bins both scripts use
-    assert second_bins(np.array([0.0, 0.99, 2.0, 4.7]), 4.7).tolist() == [True, False, True, False, True]
-    assert second_bins(np.array([5.2]), 4.7).tolist() == [False] * 5  # past the end: dropped
+    assert beat_bins(np.array([0.0, 0.99, 2.0, 4.7]), 4.7).tolist() == [True, False, True, False, True]
+    assert beat_bins(np.array([5.2]), 4.7).tolist() == [False] * 5  # past the end: dropped
 
 
 def ball_video(segments: list[tuple[int, int]], fps: int = 25) -> tuple[np.ndarray, list[float], list[float]]:

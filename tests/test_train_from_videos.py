@@ -16,7 +16,7 @@ from vidmusician.models.builders import build_model
 from vidmusician.models.checkpoint import load_adapters
 from vidmusician.storage import Storage, join_uri
 from vidmusician.synth.world import write_world
-from vidmusician.train.feature_data import feature_shards, tensor_columns
+from vidmusician.train.feature_data import feature_shards, read_windows
 from vidmusician.train.run import run_training
 from vidmusician.train.video_data import InputsNotDone, split_windows, video_windows, window_arrays
 
@@ -95,15 +95,12 @@ def test_the_windows_trained_on_equal_the_extract_jobs(ray_local, videos, tmp_pa
     streamed = {k: np.concatenate([train[k], held[k]]) for k in ARRAYS}
 
     run_extract(debug_config(f"input={videos}", f"output={tmp_path / 'extracted'}"))
-    tables = [storage.read_parquet(u) for u in feature_shards(str(tmp_path / "extracted"), storage)]
-    rows = [(v, int(w), {k: a[i] for k, a in tensor_columns(t, ARRAYS).items()})
-            for t in tables for i, (v, w) in enumerate(zip(t.column("video_id").to_pylist(),
-                                                           t.column("window_index").to_pylist()))]
-    rows.sort(key=lambda r: (r[0], r[1]))
-    assert sorted(ids) == [(v, w) for v, w, _ in rows] and len(ids) == VIDEOS
-    order = np.argsort([f"{v}:{w:06d}" for v, w in ids])
+    shard_ids, shards = read_windows(str(tmp_path / "extracted"), storage, ["window_index", *ARRAYS])
+    extracted = [(v, int(w)) for v, w in zip(shard_ids, shards["window_index"])]
+    assert sorted(ids) == sorted(extracted) and len(ids) == VIDEOS
+    mine, theirs = np.argsort([f"{v}:{w:06d}" for v, w in ids]), np.argsort([f"{v}:{w:06d}" for v, w in extracted])
     for k in ARRAYS:
-        assert np.array_equal(streamed[k][order], np.stack([r[2][k] for r in rows])), k
+        assert np.array_equal(streamed[k][mine], shards[k][theirs]), k
 
 
 def test_no_training_data_and_inputs_not_done_are_refused(ray_local, videos, tmp_path):

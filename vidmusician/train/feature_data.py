@@ -25,11 +25,15 @@ def feature_shards(features_uri: str, storage: Storage) -> list[str]:
     return shards
 
 
+def ok_videos(outcomes: pa.Table) -> list[str]:
+    """The ids of the ok rows of an outcomes table: the videos that have windows."""
+    return sorted(v for v, s in zip(outcomes.column("video_id").to_pylist(), outcomes.column("status").to_pylist())
+                  if s == STATUS_OK)
+
+
 def dataset_videos(features_uri: str, storage: Storage) -> list[str]:
     """The ids of the videos that have windows in the dataset (ok rows of its outcomes table)."""
-    table = storage.read_parquet(join_uri(features_uri, OUTCOMES_NAME))
-    return sorted(v for v, s in zip(table.column("video_id").to_pylist(), table.column("status").to_pylist())
-                  if s == "ok")
+    return ok_videos(storage.read_parquet(join_uri(features_uri, OUTCOMES_NAME)))
 
 
 def _rank_key(video_id: str, seed: int) -> str:
@@ -44,14 +48,17 @@ def validation_videos(video_ids: list[str], fraction: float, seed: int) -> set[s
     return set(ids[:max(0, count)])
 
 
+def on_side(video_id: str, val_ids: frozenset, side: str, videos: frozenset) -> bool:
+    """Whether a window of `video_id` belongs to this side of the split: one of the dataset's `videos`
+    (the outcomes table is what commits a video: a video that failed after some of its windows were
+    written has windows in the shards but an error outcome), on the side its id falls."""
+    return video_id in videos and (video_id in val_ids) == (side == VAL)
+
+
 def keep_split(batch: dict[str, np.ndarray], val_ids: frozenset, side: str,
                videos: frozenset) -> dict[str, np.ndarray]:
-    """Ray Data map_batches filter: the rows of one side of the split, of the dataset's `videos` only
-    (the outcomes table is what commits a video: a video that failed after some of its windows were
-    written has windows in the shards but an error outcome)."""
-    is_val = np.array([v in val_ids for v in batch["video_id"]], dtype=bool)
-    known = np.array([v in videos for v in batch["video_id"]], dtype=bool)
-    keep = known & (is_val if side == VAL else ~is_val)
+    """Ray Data map_batches filter over a feature dataset: the rows on one side of the split."""
+    keep = np.array([on_side(v, val_ids, side, videos) for v in batch["video_id"]], dtype=bool)
     return {k: v[keep] for k, v in batch.items()}
 
 
@@ -59,7 +66,7 @@ def training_rows(row: dict, val_ids: frozenset, side: str, videos: frozenset) -
     """Ray Data flat_map over the feature stage's rows (training from videos, train/video_data.py): an
     ok window of a committed video on this side of the split, unpacked into the columns a shard holds,
     or nothing."""
-    if row["status"] != STATUS_OK or row["video_id"] not in videos or (row["video_id"] in val_ids) != (side == VAL):
+    if row["status"] != STATUS_OK or not on_side(row["video_id"], val_ids, side, videos):
         return
     arrays = unpack(row["payload"])
     yield {"video_id": row["video_id"], "window_index": row["window_index"], **{k: arrays[k] for k in ARRAYS}}

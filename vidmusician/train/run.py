@@ -114,8 +114,7 @@ def features_to_storage(cfg: Config, storage: Storage, log=print) -> Config:
     storage.write_bytes(join_uri(cfg.output, OUTCOMES_NAME), storage.read_bytes(extracted.outcomes_uri))
     log(f"videos -> {features}: {extracted.summary.splitlines()[0]}")
     if extracted.not_done:
-        raise InputsNotDone(f"{extracted.not_done} inputs not done (transient faults outlasted the retries; "
-                            f"rerun to try them again): see {extracted.outcomes_uri}")
+        raise InputsNotDone(extracted.not_done, f"see {extracted.outcomes_uri}")
     return replace(cfg, train=replace(cfg.train, features=features))
 
 

@@ -9,6 +9,7 @@ gets every GPU of the cluster while it runs (README, Training)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 import ray
@@ -18,9 +19,9 @@ from vidmusician.extract.format import ARRAYS
 from vidmusician.extract.pipeline import feature_windows
 from vidmusician.extract.shards import SUMMARY_KEYS, outcomes, summarize, write_outcomes
 from vidmusician.storage import Storage
-from vidmusician.train.feature_data import TRAIN, VAL, training_rows
+from vidmusician.train.feature_data import TRAIN, VAL, ok_videos, training_rows
 from vidmusician.video.inputs import resolve_inputs
-from vidmusician.video.rows import STATUS_NOT_DONE, STATUS_OK
+from vidmusician.video.rows import STATUS_NOT_DONE
 
 # The scalar columns the driver reads back to write the outcomes table.
 OUTCOME_KEYS = tuple(k for k in SUMMARY_KEYS if k != "shard")
@@ -29,6 +30,10 @@ OUTCOME_KEYS = tuple(k for k in SUMMARY_KEYS if k != "shard")
 class InputsNotDone(RuntimeError):
     """Transient faults outlasted the retries for some inputs: training on the rest would silently
     train on a partial set, so the run stops (its outcomes written) and a rerun tries them again."""
+
+    def __init__(self, count: int, detail: str):
+        super().__init__(f"{count} inputs not done (transient faults outlasted the retries; rerun to try "
+                         f"them again), {detail}")
 
 
 @dataclass
@@ -39,8 +44,7 @@ class VideoWindows:
     summary: str
 
     def ok_videos(self) -> list[str]:
-        return sorted(v for v, s in zip(self.outcomes.column("video_id").to_pylist(),
-                                        self.outcomes.column("status").to_pylist()) if s == STATUS_OK)
+        return ok_videos(self.outcomes)
 
 
 def video_windows(cfg: Config, storage: Storage, log=print) -> VideoWindows:
@@ -56,8 +60,7 @@ def video_windows(cfg: Config, storage: Storage, log=print) -> VideoWindows:
     log(f"videos -> windows: {found.summary}; outcomes {uri}")
     not_done = [r for r in table.to_pylist() if r["status"] == STATUS_NOT_DONE]
     if not_done:
-        raise InputsNotDone(f"{len(not_done)} inputs not done (transient faults outlasted the retries; "
-                            f"rerun to try them again), first: {not_done[0]['uri']}: {not_done[0]['reason']}")
+        raise InputsNotDone(len(not_done), f"first: {not_done[0]['uri']}: {not_done[0]['reason']}")
     if not found.ok_videos():
         raise ValueError(f"no input of {cfg.input} gave a training window: see {uri}")
     return found
