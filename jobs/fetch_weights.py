@@ -30,4 +30,4 @@ def fetch_weights(cfg: Config) -> int:
 
 if __name__ == "__main__":
     sys.exit(run_job("fetch_weights", SUMMARY, "preset=small weights.location=s3://my-bucket/weights",
-                     fetch_weights, writes_output=False))
+                     fetch_weights, writes_output=False, uses_devices=False))

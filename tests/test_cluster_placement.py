@@ -2,7 +2,9 @@
 a CPU-only node advertising `cpu_pool` (as the KubeRay `cpu` group does) and a node advertising an
 accelerator-like resource. Decoding and writing must run on the CPU node and generation on the other;
 while training holds every accelerator, the generation pool's actor waits for it (seen pending in Ray's
-state API) instead of failing, and the job completes once it is released."""
+state API) instead of failing, and the job completes once it is released. With several accelerator
+nodes and no upper bound on the generation pool (`soundtrack.actors_max=null`, the cluster presets'
+default), the pool grows onto every one of them and the videos spread across them."""
 from __future__ import annotations
 
 import threading
@@ -22,6 +24,8 @@ pytestmark = pytest.mark.own_cluster
 
 ACCEL = "accel"  # stands in for GPU: CPU machines cannot advertise real GPUs to Ray
 PENDING_WAIT_S = 300
+ACCEL_NODES = 2
+SPREAD_VIDEOS = 8
 POLL_S = 0.5
 
 
@@ -33,6 +37,19 @@ def cluster():
     accel = c.add_node(num_cpus=1, resources={ACCEL: 1})
     ray.init(address=c.address)
     yield c, cpu.node_id, accel.node_id
+    ray.shutdown()
+    c.shutdown()
+
+
+@pytest.fixture
+def accel_nodes():
+    """A CPU node and ACCEL_NODES accelerator nodes, as a GPU group scaled out."""
+    ray.shutdown()
+    c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    c.add_node(num_cpus=2, resources={"cpu_pool": 100})
+    accel = [c.add_node(num_cpus=1, resources={ACCEL: 1}) for _ in range(ACCEL_NODES)]
+    ray.init(address=c.address)
+    yield [n.node_id for n in accel]
     ray.shutdown()
     c.shutdown()
 
@@ -75,3 +92,16 @@ def test_decode_on_cpu_node_generation_on_accelerator_node_and_waits_for_it(clus
     assert {r["decode_node"] for r in rows} == {cpu_node}
     assert {r["generate_node"] for r in rows} == {accel_node}
     assert {r["write_node"] for r in rows} == {cpu_node}
+
+
+@pytest.mark.timeout(900)
+def test_generation_pool_grows_onto_every_accelerator_node(accel_nodes, tmp_path):
+    write_world(debug_config(f"world.num_videos={SPREAD_VIDEOS}", "world.with_audio=false"), str(tmp_path / "world"))
+    cfg = debug_config(f"input={tmp_path / 'world' / 'videos'}", f"output={tmp_path / 'out'}",
+                       "soundtrack.cpu_resources.cpu_pool=1", f"soundtrack.actor_resources.{ACCEL}=1",
+                       "soundtrack.actors_min=1", "soundtrack.actors_max=null", "generation.batch_size=1",
+                       "soundtrack.candidates=4")  # generation outlasts preparing: the queue grows, so does the pool
+    rows = run_soundtrack(cfg).table.to_pylist()
+    assert len(rows) == SPREAD_VIDEOS and {r["status"] for r in rows} == {"ok"}
+    per_node = {node: sum(r["generate_node"] == node for r in rows) for node in accel_nodes}
+    assert all(per_node.values()), per_node  # every accelerator node generated some of the videos

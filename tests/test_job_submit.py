@@ -7,9 +7,12 @@ cluster/runtime_env.yaml, and its outputs are checked. Then the head is stopped 
 fail. `ray stop` is not used: it stops every Ray process on the machine, other test sessions' included;
 the head is stopped through its own `ray start --block` process (SIGTERM makes it stop the processes it
 started), and anything left that runs under its temp dir is killed by pid.
+Between them, the nightly submitter (jobs/nightly.py) on the same head: two submitters for one night give
+one run, a failed night is resubmitted once, and the deadline stops the Ray job itself.
 The pytest process itself never calls ray.init (tests/conftest.py's `ray_local` is not touched)."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -175,6 +178,79 @@ def test_submit_extract_job(ray_head, world_videos, tmp_path):
     shards = sorted((output / "features").glob("part-*.parquet"))
     assert shards and sum(pq.read_metadata(s).num_rows for s in shards) > 0
     print(f"extract job via ray job submit: {time.time() - started:.1f} s")
+
+
+# The nightly submitter's job (tests/test_job_submit.py's working dir): appends the night to a marker
+# file, fails its first run when asked, then sleeps.
+NIGHT_JOB = """import pathlib, sys, time
+marker, mode, night, sleep_s = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+runs = marker.read_text().split() if marker.exists() else []
+marker.write_text(" ".join(runs + [night]))
+if mode == "fail-first" and not runs:
+    sys.exit(1)
+time.sleep(sleep_s)
+"""
+NIGHT_TIMEOUT_S = 300
+
+
+def night_submitter(head: Head, workdir: Path, night: str, marker: Path, mode: str, sleep_s: float,
+                    *options: str) -> subprocess.Popen:
+    """cluster/kuberay/cronjob-nightly.yaml's command, with a short poll and this module's job."""
+    (workdir / "night_job.py").write_text(NIGHT_JOB)
+    cmd = [sys.executable, "jobs/nightly.py", "--address", head.dashboard, "--working-dir", str(workdir),
+           "--runtime-env", "cluster/runtime_env.yaml", "--night", night, "--poll-s", "1", *options, "--",
+           "python", "night_job.py", str(marker), mode, "{night}", str(sleep_s)]
+    return subprocess.Popen(cmd, cwd=REPO, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
+def finished(proc: subprocess.Popen) -> tuple[int, str]:
+    out, _ = proc.communicate(timeout=NIGHT_TIMEOUT_S)
+    return proc.returncode, out
+
+
+def night_jobs(head: Head, night: str) -> dict[str, str]:
+    """submission id -> status of the night's Ray jobs, from the job server's REST API."""
+    request = urllib.request.Request(f"{head.dashboard}/api/jobs/", headers={"Authorization": f"Bearer {AUTH_TOKEN}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        jobs = json.load(response)
+    return {j["submission_id"]: j["status"] for j in jobs if night in (j.get("submission_id") or "")}
+
+
+@pytest.mark.timeout(NIGHT_TIMEOUT_S * 3)
+def test_two_submitters_for_one_night_give_one_run(ray_head, tmp_path):
+    night, marker = "2026-11-27", tmp_path / "runs"
+    first, second = (night_submitter(ray_head, tmp_path, night, marker, "ok", 8) for _ in range(2))
+    (rc1, out1), (rc2, out2) = finished(first), finished(second)
+    assert (rc1, rc2) == (0, 0), out1 + out2
+    assert marker.read_text().split() == [night], out1 + out2          # the job ran once, for that night
+    assert night_jobs(ray_head, night) == {f"vidmusician-nightly-{night}": "SUCCEEDED"}
+    assert "following it" in out1 + out2 or "submitted by another submitter" in out1 + out2
+    rc3, out3 = finished(night_submitter(ray_head, tmp_path, night, marker, "ok", 8))  # a retry after the end
+    assert rc3 == 0 and "already succeeded" in out3, out3
+    assert marker.read_text().split() == [night]
+
+
+@pytest.mark.timeout(NIGHT_TIMEOUT_S * 2)
+def test_a_failed_night_is_resubmitted_and_resumes(ray_head, tmp_path):
+    night, marker = "2026-11-26", tmp_path / "runs"
+    rc, out = finished(night_submitter(ray_head, tmp_path, night, marker, "fail-first", 1))
+    assert rc == 0, out
+    assert marker.read_text().split() == [night, night]
+    assert night_jobs(ray_head, night) == {f"vidmusician-nightly-{night}": "FAILED",
+                                           f"vidmusician-nightly-{night}-r1": "SUCCEEDED"}
+
+
+@pytest.mark.timeout(NIGHT_TIMEOUT_S * 2)
+def test_the_deadline_stops_the_ray_job_and_no_retry_restarts_it(ray_head, tmp_path):
+    night, marker = "2026-11-25", tmp_path / "runs"
+    rc, out = finished(night_submitter(ray_head, tmp_path, night, marker, "ok", NIGHT_TIMEOUT_S, "--deadline-s", "10"))
+    assert rc == 1 and "past the night's deadline" in out, out
+    assert night_jobs(ray_head, night) == {f"vidmusician-nightly-{night}": "STOPPED"}  # the Ray job itself
+    rc, out = finished(night_submitter(ray_head, tmp_path, night, marker, "ok", 1, "--deadline-s", "10"))
+    assert rc == 1 and "not resubmitting" in out, out
+    assert marker.read_text().split() == [night]
+    assert night_jobs(ray_head, night) == {f"vidmusician-nightly-{night}": "STOPPED"}
 
 
 @pytest.mark.timeout(300)

@@ -193,7 +193,9 @@ def test_fetch_fills_an_s3_location_that_jobs_then_load_from_offline(tmp_path, s
     bucket = s3_moto.new_bucket("weights")
     location = f"s3://{bucket}/weights"
     env = {**s3_moto.env(), "HF_HUB_CACHE": str(tmp_path / "hub-cache")}
-    fetch = [sys.executable, "jobs/fetch_weights.py", *hub_args(location), f"output={tmp_path / 'fetch'}"]
+    # device=cuda on this CPU machine: the weights are fetched on a CPU pod for GPU jobs, so the fetch job
+    # makes no device check (a local-Ray job asking for a GPU would exit 2 here).
+    fetch = [sys.executable, "jobs/fetch_weights.py", *hub_args(location), "device=cuda", f"output={tmp_path / 'fetch'}"]
     proc = subprocess.run(fetch, env={**os.environ, **env, "HF_HUB_OFFLINE": "1"}, cwd=REPO,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]

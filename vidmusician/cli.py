@@ -15,12 +15,12 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_CONFIG = 0, 1, 2
 
 def run_job(name: str, summary: str, example: str, body: Callable[[Config], int],
             argv: list[str] | None = None, default_preset: str | None = None,
-            loads_weights: bool = False, writes_output: bool = True) -> int:
+            loads_weights: bool = False, writes_output: bool = True, uses_devices: bool = True) -> int:
     """Parses `key=value` arguments into the typed config (validated as it loads), checks what the job
     needs before it starts, writes the resolved config as `<output>/config.yaml` (a job that
     `writes_output`: not fetch_weights nor build_toy_backbone, which write elsewhere) and runs
     `body(cfg)`. A job that `loads_weights` first checks that `weights.location` holds every configured
-    model.
+    model. A job that does not `uses_devices` (fetch_weights: it copies files) skips the device check.
     Exit codes: 0 every input has an outcome, 1 the job itself failed (or stopped on infrastructure
     faults, or left inputs not done), 2 a bad config or command line."""
     argv = sys.argv[1:] if argv is None else argv
@@ -31,7 +31,8 @@ def run_job(name: str, summary: str, example: str, body: Callable[[Config], int]
         cfg = load_config(argv, preset=default_preset)
         if cfg.weights.location:  # Ray workers run in other directories: resolve it here, once
             cfg.weights.location = location_uri(cfg.weights.location)
-        check_job_devices(cfg)
+        if uses_devices:
+            check_job_devices(cfg)
         if loads_weights:
             check_weights(cfg)
     except (ConfigError, WeightsError) as err:

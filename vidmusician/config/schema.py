@@ -265,8 +265,10 @@ class ExtractConfig:
     feature_num_cpus: float = 1.0
     # Extra Ray resources a feature actor needs (e.g. the accelerator group's own resource).
     feature_resources: Dict[str, float] = field(default_factory=dict)
+    # Actor pool size: Ray Data starts min and adds actors while work waits, up to max; null = as many
+    # as the cluster has (or its autoscaler can add) GPUs / resources for.
     feature_actors_min: int = 1
-    feature_actors_max: int = 1
+    feature_actors_max: Optional[int] = 1
     feature_batch_size: int = 4
     clip_batch_frames: int = 256
     # Windows per output Parquet shard.
@@ -466,8 +468,9 @@ class SoundtrackConfig:
     adapters: Optional[str] = None
     # Generation actor pool: each actor loads backbone, CLIP and adapters once, and decodes each video
     # (its decoder process uses as many FFmpeg threads as the actor has CPUs).
+    # Pool size min..max as for extract.feature_actors_*; null max = every GPU the cluster can give.
     actors_min: int = 1
-    actors_max: int = 1
+    actors_max: Optional[int] = 1
     num_gpus: float = 0.0
     num_cpus: float = 1.0
     # Extra Ray resources per generation actor (e.g. a custom accelerator resource).

@@ -65,6 +65,10 @@ def config_problems(cfg: Config) -> list[str]:
     problem = None if gen.prompt is None else prompt_problem(gen.prompt)
     need(problem is None, f"generation.prompt={gen.prompt!r}: {problem}")
     ext = cfg.extract
+    for key, low, high in (("extract.feature_actors", ext.feature_actors_min, ext.feature_actors_max),
+                           ("soundtrack.actors", cfg.soundtrack.actors_min, cfg.soundtrack.actors_max)):
+        need(low >= 1 and (high is None or high >= low),
+             f"{key}_min={low}, {key}_max={high}: min at least 1, max at least min (or null: no limit)")
     need(ext.window_s > 0 and ext.hop_s > 0, "extract.window_s and extract.hop_s must be positive")
     need(ext.separation in SEPARATIONS, f"extract.separation={ext.separation!r}: expected one of {list(SEPARATIONS)}")
     need(ext.separation != "demucs" or bool(ext.separation_model),

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from vidmusician.config import Config
+from vidmusician.evaluation.proof_features import extract_proof_features, shipped_features
 from vidmusician.metrics.beat_matching import LITERATURE_SIGMA_S, beat_alignment_score, beats_hit_score, onset_f1
 from vidmusician.metrics.music_class import MusicClassifier
 from vidmusician.metrics.onsets import detect_hits
@@ -147,19 +148,16 @@ class ProofResult:
         return table(self.results)
 
 
-def training_features(cfg: Config, workdir: str, lap=lambda name: None) -> str:
-    """The proof's training world (proof.train_videos videos, proof.world_seed) under <workdir>/world and
-    its feature dataset under <workdir>/features (returned)."""
-    from vidmusician.extract.pipeline import run_extract
-
-    proof = cfg.proof
-    world_uri, features_uri = join_uri(workdir, "world"), join_uri(workdir, "features")
-    write_world(replace(cfg, world=replace(cfg.world, num_videos=proof.train_videos, seed=proof.world_seed)),
-                world_uri)
-    lap("world")
-    run_extract(replace(cfg, input=join_uri(world_uri, "videos"), output=features_uri))
-    lap("features")
-    return features_uri
+def training_features(cfg: Config, workdir: str, lap=lambda name: None, log=print) -> str:
+    """The proof's training feature dataset: the shipped one when it was made with this run's settings
+    (evaluation/proof_features.py), else the training world written under <workdir>/world and its
+    features extracted into <workdir>/features."""
+    shipped = shipped_features(cfg, log)
+    if shipped is not None:
+        log(f"proof: training features shipped with the package ({shipped})")
+        lap("features")
+        return shipped
+    return extract_proof_features(cfg, workdir, lap)
 
 
 def run_proof(cfg: Config, workdir: str, log=print) -> ProofResult:
@@ -180,7 +178,7 @@ def run_proof(cfg: Config, workdir: str, log=print) -> ProofResult:
     proof = cfg.proof
     cfg = with_toy_backbone(cfg, log=log)
     lap("toy_backbone")
-    features_uri = training_features(cfg, workdir, lap)
+    features_uri = training_features(cfg, workdir, lap, log)
     tcfg = replace(cfg.train, features=features_uri, stage="both", val_every=proof.eval_every,
                    checkpoint_every=proof.eval_every,
                    stage1=replace(cfg.train.stage1, steps=proof.stage1_steps),

@@ -1,0 +1,143 @@
+"""One nightly run per night, whatever the retries: the submitter behind cluster/kuberay/cronjob-nightly.yaml.
+
+A plain `ray job submit` is not idempotent: an evicted submit pod retried by its Kubernetes Job submits a
+second run into the same night's output while the first still runs, and the Job's deadline stops the
+pod, not the Ray job. Here the night names the Ray job: its submission id is `<prefix>-<night>`, and Ray
+refuses a second job with that id, so two submitters racing for one night get one run. A submitter that
+finds the night's run
+- running or pending: follows it (its logs and its end) instead of submitting;
+- succeeded: exits 0 at once;
+- failed: submits the next attempt, `<prefix>-<night>-r<n>` (the soundtrack job resumes where the last
+  one stopped), up to `max_attempts` in all;
+- stopped (by the deadline or by hand): submits nothing.
+The deadline counts from the night's first submission, so a retried submitter does not extend it, and
+it stops the Ray job itself (`stop_job`), not only this process."""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from ray.job_submission import JobStatus, JobSubmissionClient
+
+NIGHT_FIELD = "{night}"   # replaced by the night (YYYY-MM-DD) in the entrypoint
+ATTEMPT_SEP = "-r"
+MS_PER_S = 1000
+ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING)
+
+
+@dataclass(frozen=True)
+class NightPlan:
+    night: dt.date
+    entrypoint: str              # with {night} already replaced
+    runtime_env: dict
+    prefix: str = "vidmusician-nightly"
+    deadline_s: float = 72000.0  # from the night's first submission, retries included
+    max_attempts: int = 3
+    poll_s: float = 10.0
+
+    @property
+    def base_id(self) -> str:
+        return f"{self.prefix}-{self.night.isoformat()}"
+
+    def attempt_id(self, attempt: int) -> str:
+        return self.base_id if attempt == 0 else f"{self.base_id}{ATTEMPT_SEP}{attempt}"
+
+
+@dataclass
+class NightOutcome:
+    status: str              # SUCCEEDED, FAILED, STOPPED, DEADLINE or GAVE_UP
+    submission_id: str | None
+    submitted_here: bool     # this submitter created the job it ended on
+
+    @property
+    def ok(self) -> bool:
+        return self.status == JobStatus.SUCCEEDED
+
+
+def night_entrypoint(args: list[str], night: dt.date) -> str:
+    import shlex
+    return shlex.join(a.replace(NIGHT_FIELD, night.isoformat()) for a in args)
+
+
+def attempts(client: JobSubmissionClient, plan: NightPlan) -> list:
+    """The night's jobs, first attempt first."""
+    ids = {plan.attempt_id(n): n for n in range(plan.max_attempts)}
+    found = [j for j in client.list_jobs() if j.submission_id in ids]
+    return sorted(found, key=lambda j: ids[j.submission_id])
+
+
+def deadline_passed(first, plan: NightPlan, now_s: float) -> bool:
+    return first is not None and now_s - first.start_time / MS_PER_S > plan.deadline_s
+
+
+class LogTail:
+    """Prints a job's logs as they come (the SDK's async tail, on a thread of its own)."""
+
+    def __init__(self, client: JobSubmissionClient, submission_id: str, out: Callable[[str], None]):
+        import asyncio
+
+        async def tail():
+            async for lines in client.tail_job_logs(submission_id):
+                out(lines.rstrip("\n"))
+
+        self.thread = threading.Thread(target=lambda: asyncio.run(tail()), daemon=True)
+        self.thread.start()
+
+
+def follow(client: JobSubmissionClient, plan: NightPlan, submission_id: str, first_start_s: float,
+           log: Callable[[str], None]) -> str:
+    """Waits for the job's end; stops it when the night's deadline passes. Returns its final status
+    (DEADLINE when this stopped it)."""
+    LogTail(client, submission_id, log)
+    while True:
+        status = client.get_job_status(submission_id)
+        if status.is_terminal():
+            return str(status)
+        if time.time() - first_start_s > plan.deadline_s:
+            log(f"nightly: {submission_id} past the night's deadline ({plan.deadline_s:.0f} s): stopping it")
+            client.stop_job(submission_id)
+            while not client.get_job_status(submission_id).is_terminal():
+                time.sleep(plan.poll_s)
+            return "DEADLINE"
+        time.sleep(plan.poll_s)
+
+
+def run_night(client: JobSubmissionClient, plan: NightPlan, log: Callable[[str], None] = print) -> NightOutcome:
+    submitted_here = False
+    while True:
+        jobs = attempts(client, plan)
+        first = jobs[0] if jobs else None
+        latest = jobs[-1] if jobs else None
+        if latest is not None and latest.status in ACTIVE:
+            log(f"nightly: {latest.submission_id} is {latest.status}: following it")
+            status = follow(client, plan, latest.submission_id, first.start_time / MS_PER_S, log)
+            log(f"nightly: {latest.submission_id} ended {status}")
+            if status == JobStatus.FAILED and not deadline_passed(first, plan, time.time()):
+                continue  # the next attempt resumes it
+            return NightOutcome(status, latest.submission_id, submitted_here)
+        if latest is not None and latest.status == JobStatus.SUCCEEDED:
+            log(f"nightly: {latest.submission_id} already succeeded: nothing to do")
+            return NightOutcome(str(latest.status), latest.submission_id, submitted_here)
+        if latest is not None and latest.status == JobStatus.STOPPED:
+            log(f"nightly: {latest.submission_id} was stopped (deadline or by hand): not resubmitting")
+            return NightOutcome(str(latest.status), latest.submission_id, submitted_here)
+        if deadline_passed(first, plan, time.time()):
+            log(f"nightly: the night's deadline has passed since {first.submission_id}: not resubmitting")
+            return NightOutcome("DEADLINE", latest.submission_id, submitted_here)
+        if len(jobs) >= plan.max_attempts:
+            log(f"nightly: {len(jobs)} attempts failed: giving up on {plan.night}")
+            return NightOutcome("GAVE_UP", latest.submission_id, submitted_here)
+        submission_id = plan.attempt_id(len(jobs))
+        try:
+            client.submit_job(entrypoint=plan.entrypoint, submission_id=submission_id,
+                              runtime_env=plan.runtime_env, metadata={"night": plan.night.isoformat()})
+        except RuntimeError as err:
+            if "already exists" not in str(err):
+                raise
+            log(f"nightly: {submission_id} was submitted by another submitter meanwhile")
+            continue
+        submitted_here = True
+        log(f"nightly: submitted {submission_id}: {plan.entrypoint}")
