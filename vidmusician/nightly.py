@@ -18,9 +18,13 @@ import datetime as dt
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, TypeVar
 
+import requests
+import tenacity
 from ray.job_submission import JobStatus, JobSubmissionClient
+
+T = TypeVar("T")
 
 NIGHT_FIELD = "{night}"   # replaced by the night (YYYY-MM-DD) in the entrypoint
 ATTEMPT_SEP = "-r"
@@ -37,6 +41,10 @@ class NightPlan:
     deadline_s: float = 72000.0  # from the night's first submission, retries included
     max_attempts: int = 3
     poll_s: float = 10.0
+    # A job server that does not answer (a restarting head, a network blip) is asked again for this
+    # long before the submitter gives up: the Ray job runs on meanwhile, and the deadline still holds.
+    unreachable_s: float = 900.0
+    log_drain_s: float = 30.0    # after the job's end, time for its last log lines to arrive
 
     @property
     def base_id(self) -> str:
@@ -62,15 +70,33 @@ def night_entrypoint(args: list[str], night: dt.date) -> str:
     return shlex.join(a.replace(NIGHT_FIELD, night.isoformat()) for a in args)
 
 
+def answered(call: Callable[[], T], plan: NightPlan) -> T:
+    """`call()` to the job server, asked again while it does not answer (up to plan.unreachable_s)."""
+    retryer = tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type((requests.ConnectionError, requests.Timeout, ConnectionError)),
+        stop=tenacity.stop_after_delay(plan.unreachable_s), wait=tenacity.wait_fixed(plan.poll_s), reraise=True)
+    return retryer(call)
+
+
 def attempts(client: JobSubmissionClient, plan: NightPlan) -> list:
     """The night's jobs, first attempt first."""
     ids = {plan.attempt_id(n): n for n in range(plan.max_attempts)}
-    found = [j for j in client.list_jobs() if j.submission_id in ids]
+    found = [j for j in answered(client.list_jobs, plan) if j.submission_id in ids]
     return sorted(found, key=lambda j: ids[j.submission_id])
 
 
+def attempt_number(plan: NightPlan, submission_id: str) -> int:
+    return 0 if submission_id == plan.base_id else int(submission_id.rsplit(ATTEMPT_SEP, 1)[1])
+
+
+def first_start_s(first) -> float | None:
+    """When the night's first attempt was submitted (Ray sets start_time at submission)."""
+    return None if first is None or first.start_time is None else first.start_time / MS_PER_S
+
+
 def deadline_passed(first, plan: NightPlan, now_s: float) -> bool:
-    return first is not None and now_s - first.start_time / MS_PER_S > plan.deadline_s
+    started = first_start_s(first)
+    return started is not None and now_s - started > plan.deadline_s
 
 
 class LogTail:
@@ -80,27 +106,40 @@ class LogTail:
         import asyncio
 
         async def tail():
-            async for lines in client.tail_job_logs(submission_id):
-                out(lines.rstrip("\n"))
+            try:
+                async for lines in client.tail_job_logs(submission_id):
+                    out(lines.rstrip("\n"))
+            except Exception as err:  # the logs are a courtesy: the job's status is what counts
+                out(f"nightly: the log stream of {submission_id} ended: {err}")
 
         self.thread = threading.Thread(target=lambda: asyncio.run(tail()), daemon=True)
         self.thread.start()
+
+    def drain(self, timeout_s: float) -> None:
+        """Waits for the last lines (the stream ends with the job) before the process exits."""
+        self.thread.join(timeout_s)
 
 
 def follow(client: JobSubmissionClient, plan: NightPlan, submission_id: str, first_start_s: float,
            log: Callable[[str], None]) -> str:
     """Waits for the job's end; stops it when the night's deadline passes. Returns its final status
     (DEADLINE when this stopped it)."""
-    LogTail(client, submission_id, log)
+    tail = LogTail(client, submission_id, log)
+
+    def status():
+        return answered(lambda: client.get_job_status(submission_id), plan)
+
     while True:
-        status = client.get_job_status(submission_id)
-        if status.is_terminal():
-            return str(status)
+        now = status()
+        if now.is_terminal():
+            tail.drain(plan.log_drain_s)
+            return str(now)
         if time.time() - first_start_s > plan.deadline_s:
             log(f"nightly: {submission_id} past the night's deadline ({plan.deadline_s:.0f} s): stopping it")
-            client.stop_job(submission_id)
-            while not client.get_job_status(submission_id).is_terminal():
+            answered(lambda: client.stop_job(submission_id), plan)
+            while not status().is_terminal():
                 time.sleep(plan.poll_s)
+            tail.drain(plan.log_drain_s)
             return "DEADLINE"
         time.sleep(plan.poll_s)
 
@@ -113,7 +152,7 @@ def run_night(client: JobSubmissionClient, plan: NightPlan, log: Callable[[str],
         latest = jobs[-1] if jobs else None
         if latest is not None and latest.status in ACTIVE:
             log(f"nightly: {latest.submission_id} is {latest.status}: following it")
-            status = follow(client, plan, latest.submission_id, first.start_time / MS_PER_S, log)
+            status = follow(client, plan, latest.submission_id, first_start_s(first) or time.time(), log)
             log(f"nightly: {latest.submission_id} ended {status}")
             if status == JobStatus.FAILED and not deadline_passed(first, plan, time.time()):
                 continue  # the next attempt resumes it
@@ -127,17 +166,21 @@ def run_night(client: JobSubmissionClient, plan: NightPlan, log: Callable[[str],
         if deadline_passed(first, plan, time.time()):
             log(f"nightly: the night's deadline has passed since {first.submission_id}: not resubmitting")
             return NightOutcome("DEADLINE", latest.submission_id, submitted_here)
-        if len(jobs) >= plan.max_attempts:
-            log(f"nightly: {len(jobs)} attempts failed: giving up on {plan.night}")
+        if latest is not None and attempt_number(plan, latest.submission_id) + 1 >= plan.max_attempts:
+            log(f"nightly: {latest.submission_id} failed, the last of {plan.max_attempts} attempts: giving up on "
+                f"{plan.night}")
             return NightOutcome("GAVE_UP", latest.submission_id, submitted_here)
-        submission_id = plan.attempt_id(len(jobs))
+        # After the highest attempt seen (an attempt deleted by hand leaves a gap, never a reused id).
+        submission_id = plan.attempt_id(attempt_number(plan, latest.submission_id) + 1 if latest else 0)
         try:
-            client.submit_job(entrypoint=plan.entrypoint, submission_id=submission_id,
-                              runtime_env=plan.runtime_env, metadata={"night": plan.night.isoformat()})
+            answered(lambda: client.submit_job(entrypoint=plan.entrypoint, submission_id=submission_id,
+                                               runtime_env=plan.runtime_env,
+                                               metadata={"night": plan.night.isoformat()}), plan)
         except RuntimeError as err:
             if "already exists" not in str(err):
                 raise
             log(f"nightly: {submission_id} was submitted by another submitter meanwhile")
+            time.sleep(plan.poll_s)
             continue
         submitted_here = True
         log(f"nightly: submitted {submission_id}: {plan.entrypoint}")

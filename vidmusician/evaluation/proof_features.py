@@ -31,13 +31,17 @@ def proof_world(cfg: Config) -> Config:
     return replace(cfg, world=replace(cfg.world, num_videos=cfg.proof.train_videos, seed=cfg.proof.world_seed))
 
 
-def backbone_digest(cfg: Config) -> str:
-    """The toy backbone's files (its codec makes the codes; the LM's files ride along for simplicity)."""
+def backbone_digest(cfg: Config) -> str | None:
+    """The toy backbone's files (its codec makes the codes; the LM's files ride along for simplicity);
+    None for a backbone that is not a local directory (a hub id, or none: never the proof's)."""
+    pretrained = cfg.model.musicgen.pretrained
+    directory = Path(model_path(pretrained)) if pretrained else None
+    if directory is None or not directory.is_dir():
+        return None
     digest = hashlib.sha256()
-    for f in sorted(Path(model_path(cfg.model.musicgen.pretrained)).iterdir()):
-        if f.is_file():
-            digest.update(f.name.encode())
-            digest.update(f.read_bytes())
+    for f in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(str(f.relative_to(directory)).encode())
+        digest.update(f.read_bytes())
     return digest.hexdigest()[:16]
 
 
