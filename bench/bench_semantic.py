@@ -22,7 +22,8 @@ import torch
 import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
 from audiocraft.modules.conditioners import ConditioningAttributes
 from vidmusician.config import load_config
-from vidmusician.evaluation.learning_proof import fit_classifier, held_out_videos, training_features
+from vidmusician.evaluation.learning_proof import fit_classifier, held_out_videos
+from vidmusician.evaluation.proof_features import training_features
 from vidmusician.models.builders import build_model
 from vidmusician.models.generation import soundtrack
 from vidmusician.models.sampling import derive_seed

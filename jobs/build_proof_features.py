@@ -13,14 +13,12 @@ import sys
 from vidmusician.cli import EXIT_OK, run_job
 from vidmusician.config import Config
 from vidmusician.evaluation.proof_features import build_proof_features
-from vidmusician.raycluster import init_ray
 from vidmusician.toy.build import with_toy_backbone
 
 SUMMARY = "The learning proof's training world -> extract job -> the shipped feature set and its stamp."
 
 
 def build(cfg: Config) -> int:
-    init_ray(cfg.ray)
     build_proof_features(with_toy_backbone(cfg))
     return EXIT_OK
 

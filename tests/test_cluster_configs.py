@@ -19,6 +19,8 @@ import jsonschema
 import pytest
 import yaml
 
+from manifest_validator import load_validator
+
 REPO = Path(__file__).resolve().parent.parent
 CLUSTER = REPO / "cluster"
 KUBERAY = CLUSTER / "kuberay"
@@ -31,16 +33,6 @@ Validator = jsonschema.Draft202012Validator
 
 def load_yaml(path: Path):
     return yaml.safe_load(path.read_text())
-
-
-def load_validator():
-    name = "vidmusician_validate_manifests"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, CLUSTER / "validate_manifests.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 VM = load_validator()
@@ -769,23 +761,7 @@ def test_launcher_nodes_have_their_own_least_privilege_profiles():
         assert statement["Condition"]["StringEquals"]["ec2:ResourceTag/ray-cluster-name"] == config["cluster_name"]
 
 
-# ---------------------------------------------------------------- image and sources
-
-def test_dockerfile_installs_like_the_readme():
-    lines = [ln.strip() for ln in (CLUSTER / "Dockerfile").read_text().splitlines()
-             if ln.strip() and not ln.lstrip().startswith("#")]
-    assert lines[0] == "FROM python:3.11-slim"
-    assert "COPY --chown=ray:users . /app" in lines and "WORKDIR /app" in lines
-    assert "ENV PATH=/app/.venv/bin:$PATH" in lines
-    text = "\n".join(lines)
-    assert re.search(r"RUN .*bash scripts/setup_env\.sh", text.replace("\\\n", " "))
-    assert 'TORCH_SPEC="$TORCH_SPEC"' in text
-    ignored = {ln.strip() for ln in (REPO / ".dockerignore").read_text().splitlines()
-               if ln.strip() and not ln.startswith("#")}
-    assert {".venv/", ".git/", "outputs/", "tests/assets/"} <= ignored
-    for needed in ("jobs", "vidmusician", "requirements", "scripts", "cluster", "pyproject.toml"):
-        assert not [p for p in ignored if p.strip("/").split("/")[0] == needed], needed
-
+# ---------------------------------------------------------------- schema sources (the image: tests/test_packaging.py)
 
 def test_schema_sources_are_documented():
     sources = (SCHEMAS / "SOURCES.md").read_text()

@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from manifest_validator import load_validator
+
 REPO = Path(__file__).resolve().parents[1]
 KUBERAY = REPO / "cluster" / "kuberay"
 RELEASE = Path(__file__).parents[1].parent / "shared" / "kuberay-v1.7.0"
-
-
-def load_validator():
-    name = "vidmusician_validate_manifests"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "cluster" / "validate_manifests.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 VM = load_validator()

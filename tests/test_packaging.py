@@ -210,6 +210,8 @@ def test_dockerfile_layers_dependencies_before_the_code():
     assert "test.txt" not in str(steps) and "test.lock.txt" not in str(steps)
     # CUDA or CPU torch by a build argument (default CUDA, for the GPU nodes), checked by setup_env.sh.
     assert ("ARG", "TORCH_VARIANT=cuda") in steps and 'TORCH_VARIANT="$TORCH_VARIANT"' in deps_run
+    assert 'TORCH_SPEC="$TORCH_SPEC"' in deps_run  # a build argument reaches setup_env.sh's knob
+    assert ("WORKDIR", "/app") in steps
     # Not root, from before the installs (the venv is the user's) to the end.
     users = [(i, args) for i, (op, args) in enumerate(steps) if op == "USER"]
     assert users and users[0][0] < setup[0] and users[-1][1].split(":")[0] not in ("root", "0")

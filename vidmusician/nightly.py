@@ -15,6 +15,7 @@ it stops the Ray job itself (`stop_job`), not only this process."""
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 import threading
 import time
 from dataclasses import dataclass
@@ -58,7 +59,6 @@ class NightPlan:
 class NightOutcome:
     status: str              # SUCCEEDED, FAILED, STOPPED, DEADLINE or GAVE_UP
     submission_id: str | None
-    submitted_here: bool     # this submitter created the job it ended on
 
     @property
     def ok(self) -> bool:
@@ -66,7 +66,6 @@ class NightOutcome:
 
 
 def night_entrypoint(args: list[str], night: dt.date) -> str:
-    import shlex
     return shlex.join(a.replace(NIGHT_FIELD, night.isoformat()) for a in args)
 
 
@@ -89,14 +88,10 @@ def attempt_number(plan: NightPlan, submission_id: str) -> int:
     return 0 if submission_id == plan.base_id else int(submission_id.rsplit(ATTEMPT_SEP, 1)[1])
 
 
-def first_start_s(first) -> float | None:
-    """When the night's first attempt was submitted (Ray sets start_time at submission)."""
-    return None if first is None or first.start_time is None else first.start_time / MS_PER_S
-
-
-def deadline_passed(first, plan: NightPlan, now_s: float) -> bool:
-    started = first_start_s(first)
-    return started is not None and now_s - started > plan.deadline_s
+def deadline_at(first, plan: NightPlan) -> float | None:
+    """When the night's run must stop: deadline_s after its first attempt was submitted (Ray sets
+    start_time at submission); None before the first submission."""
+    return None if first is None or first.start_time is None else first.start_time / MS_PER_S + plan.deadline_s
 
 
 class LogTail:
@@ -120,10 +115,10 @@ class LogTail:
         self.thread.join(timeout_s)
 
 
-def follow(client: JobSubmissionClient, plan: NightPlan, submission_id: str, first_start_s: float,
+def follow(client: JobSubmissionClient, plan: NightPlan, submission_id: str, stop_at: float,
            log: Callable[[str], None]) -> str:
-    """Waits for the job's end; stops it when the night's deadline passes. Returns its final status
-    (DEADLINE when this stopped it)."""
+    """Waits for the job's end; stops it once the clock passes `stop_at` (the night's deadline, epoch
+    seconds). Returns its final status (DEADLINE when this stopped it)."""
     tail = LogTail(client, submission_id, log)
 
     def status():
@@ -134,7 +129,7 @@ def follow(client: JobSubmissionClient, plan: NightPlan, submission_id: str, fir
         if now.is_terminal():
             tail.drain(plan.log_drain_s)
             return str(now)
-        if time.time() - first_start_s > plan.deadline_s:
+        if time.time() > stop_at:
             log(f"nightly: {submission_id} past the night's deadline ({plan.deadline_s:.0f} s): stopping it")
             answered(lambda: client.stop_job(submission_id), plan)
             while not status().is_terminal():
@@ -145,31 +140,30 @@ def follow(client: JobSubmissionClient, plan: NightPlan, submission_id: str, fir
 
 
 def run_night(client: JobSubmissionClient, plan: NightPlan, log: Callable[[str], None] = print) -> NightOutcome:
-    submitted_here = False
     while True:
         jobs = attempts(client, plan)
-        first = jobs[0] if jobs else None
         latest = jobs[-1] if jobs else None
+        deadline = deadline_at(jobs[0] if jobs else None, plan)
         if latest is not None and latest.status in ACTIVE:
             log(f"nightly: {latest.submission_id} is {latest.status}: following it")
-            status = follow(client, plan, latest.submission_id, first_start_s(first) or time.time(), log)
+            status = follow(client, plan, latest.submission_id, deadline or time.time() + plan.deadline_s, log)
             log(f"nightly: {latest.submission_id} ended {status}")
-            if status == JobStatus.FAILED and not deadline_passed(first, plan, time.time()):
+            if status == JobStatus.FAILED and time.time() <= (deadline or float("inf")):
                 continue  # the next attempt resumes it
-            return NightOutcome(status, latest.submission_id, submitted_here)
+            return NightOutcome(status, latest.submission_id)
         if latest is not None and latest.status == JobStatus.SUCCEEDED:
             log(f"nightly: {latest.submission_id} already succeeded: nothing to do")
-            return NightOutcome(str(latest.status), latest.submission_id, submitted_here)
+            return NightOutcome(str(latest.status), latest.submission_id)
         if latest is not None and latest.status == JobStatus.STOPPED:
             log(f"nightly: {latest.submission_id} was stopped (deadline or by hand): not resubmitting")
-            return NightOutcome(str(latest.status), latest.submission_id, submitted_here)
-        if deadline_passed(first, plan, time.time()):
-            log(f"nightly: the night's deadline has passed since {first.submission_id}: not resubmitting")
-            return NightOutcome("DEADLINE", latest.submission_id, submitted_here)
+            return NightOutcome(str(latest.status), latest.submission_id)
+        if deadline is not None and time.time() > deadline:
+            log(f"nightly: the night's deadline has passed since {jobs[0].submission_id}: not resubmitting")
+            return NightOutcome("DEADLINE", latest.submission_id)
         if latest is not None and attempt_number(plan, latest.submission_id) + 1 >= plan.max_attempts:
             log(f"nightly: {latest.submission_id} failed, the last of {plan.max_attempts} attempts: giving up on "
                 f"{plan.night}")
-            return NightOutcome("GAVE_UP", latest.submission_id, submitted_here)
+            return NightOutcome("GAVE_UP", latest.submission_id)
         # After the highest attempt seen (an attempt deleted by hand leaves a gap, never a reused id).
         submission_id = plan.attempt_id(attempt_number(plan, latest.submission_id) + 1 if latest else 0)
         try:
@@ -182,5 +176,4 @@ def run_night(client: JobSubmissionClient, plan: NightPlan, log: Callable[[str],
             log(f"nightly: {submission_id} was submitted by another submitter meanwhile")
             time.sleep(plan.poll_s)
             continue
-        submitted_here = True
         log(f"nightly: submitted {submission_id}: {plan.entrypoint}")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from vidmusician.config import Config
-from vidmusician.evaluation.proof_features import extract_proof_features, shipped_features
+from vidmusician.evaluation.proof_features import training_features
 from vidmusician.metrics.beat_matching import LITERATURE_SIGMA_S, beat_alignment_score, beats_hit_score, onset_f1
 from vidmusician.metrics.music_class import MusicClassifier
 from vidmusician.metrics.onsets import detect_hits
@@ -146,18 +146,6 @@ class ProofResult:
 
     def table(self) -> str:
         return table(self.results)
-
-
-def training_features(cfg: Config, workdir: str, lap=lambda name: None, log=print) -> str:
-    """The proof's training feature dataset: the shipped one when it was made with this run's settings
-    (evaluation/proof_features.py), else the training world written under <workdir>/world and its
-    features extracted into <workdir>/features."""
-    shipped = shipped_features(cfg, log)
-    if shipped is not None:
-        log(f"proof: training features shipped with the package ({shipped})")
-        lap("features")
-        return shipped
-    return extract_proof_features(cfg, workdir, lap)
 
 
 def run_proof(cfg: Config, workdir: str, log=print) -> ProofResult:

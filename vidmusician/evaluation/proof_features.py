@@ -65,6 +65,18 @@ def shipped_features(cfg: Config, log=print) -> str | None:
     return str(directory)
 
 
+def training_features(cfg: Config, workdir: str, lap=lambda name: None, log=print) -> str:
+    """The proof's training feature dataset: the shipped one when it was made with this run's settings
+    (below), else the training world written under <workdir>/world and its
+    features extracted into <workdir>/features."""
+    shipped = shipped_features(cfg, log)
+    if shipped is not None:
+        log(f"proof: training features shipped with the package ({shipped})")
+        lap("features")
+        return shipped
+    return extract_proof_features(cfg, workdir, lap)
+
+
 def extract_proof_features(cfg: Config, workdir: str, lap=lambda name: None) -> str:
     """Writes the proof's training world under <workdir>/world and extracts its features into
     <workdir>/features (returned)."""
