@@ -1,7 +1,6 @@
 """Decoding to the encoder's size and the per-video features of both adapter paths."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -50,19 +49,17 @@ def test_windowed_decoding_serves_overlaps_from_memory(hop):
         assert np.array_equal(frames, everything[max(0, start - 1):start + window])
     assert len(video.recent) <= window - hop + 1
 
-    def best_of(make, runs=3):
-        times = []
-        for _ in range(runs):
-            t = time.perf_counter()
-            make()
-            times.append(time.perf_counter() - t)
-        return min(times)
+    # The cost is counted in decoded frames, not timed: a timing beside other test workers is noise.
+    def decoded(video: VideoFrames) -> int:
+        _windows(video, window, hop, fps)
+        return video.decoded
 
-    one_pass = best_of(lambda: VideoFrames(path, 64, threads=1).at(np.arange(int(whole.duration_s * fps)) / fps))
-    windowed = best_of(lambda: _windows(VideoFrames(path, 64, threads=1, keep=window - hop + 1), window, hop, fps))
-    seeking = best_of(lambda: _windows(VideoFrames(path, 64, threads=1), window, hop, fps))
-    assert windowed < 1.25 * one_pass, (windowed, one_pass)
-    assert (seeking > 1.25 * one_pass) == (hop < window), (seeking, one_pass)
+    one_pass = VideoFrames(path, 64, threads=1)
+    one_pass.at(np.arange(int(whole.duration_s * fps)) / fps)
+    windowed = decoded(VideoFrames(path, 64, threads=1, keep=window - hop + 1))
+    seeking = decoded(VideoFrames(path, 64, threads=1))
+    assert windowed <= one_pass.decoded, (windowed, one_pass.decoded)
+    assert (seeking > 1.25 * one_pass.decoded) == (hop < window), (seeking, one_pass.decoded)
 
 
 @pytest.mark.parametrize("source", ["60fps", "vfr"])

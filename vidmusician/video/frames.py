@@ -101,6 +101,7 @@ class VideoFrames:
             self.container.close()
             raise DecodeError(f"cannot read video ({_first_line(err)})") from None
         self.recent: dict[int, np.ndarray] = {}
+        self.decoded = 0  # frames decoded so far, seeks' re-decoding included: the cost of the reads
         self._restart()
         if self._next is None or not self.duration_s > 0:
             self.container.close()
@@ -117,6 +118,7 @@ class VideoFrames:
         """(seconds from the stream's start, frame), in presentation order."""
         try:
             for frame in self.container.decode(self.stream):
+                self.decoded += 1
                 stamp = frame.pts if frame.pts is not None else frame.dts  # some AVI files have no pts
                 if stamp is not None:
                     yield float(stamp * frame.time_base) - self.start_s, frame
