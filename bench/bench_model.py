@@ -57,7 +57,7 @@ def bench_size(name: str, repeats: int) -> dict:
     codes = torch.randint(0, lm.card, (BATCH, lm.num_codebooks, TRAIN_FRAMES), generator=g)
     cond = random_conditions(model, BATCH, TOKENS, TRAIN_FRAMES, g)
     key = cfg.model.musicgen.cross_attention_key
-    adapted_step, base_step = train_steps(model, codes, cond)
+    adapted_step, base_step = train_steps(model, codes, cond, objective=cfg.train.stage2.loss)
     train_adapted, train_base = timed([adapted_step, base_step], repeats)
 
     model.eval()

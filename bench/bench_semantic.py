@@ -1,11 +1,12 @@
-"""Where the semantic path loses the scene class (issue #18): stage 1 alone, trained in one process
-(`train_stage_plain`) on the learning proof's training world, once per variant of its settings, then
+"""Where the semantic path loses the scene class, and what brings it back (issue #18): stage 1 alone,
+trained in one process (`train_stage_plain`) on the learning proof's training world, once per variant
+of its settings (train.stage1.loss and the others), then
 - validation loss per class and frame span, with the visual condition against the backbone given the
   class through its own lookup-table condition (LUT) and against no condition (null);
 - KL from null of the LM's first-codebook distribution over the first 10 frames (LUT vs visual), and
   the negative log-likelihood of the true first tokens after CFG (coefficient generation.cfg_coef);
-- class accuracy of generated music on the proof's held-out videos (its judge, 2 seeds), confusion.
-Usage: python bench/bench_semantic.py [--variants baseline lr3 ...] [--workdir DIR] [--out FILE]
+- class accuracy of generated music on the proof's held-out videos (its judge, 4 seeds), confusion.
+Usage: python bench/bench_semantic.py [--variants NAME ...] (names as in VARIANTS) [--workdir DIR] [--out FILE]
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import torch
 
 import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
@@ -29,23 +29,27 @@ from vidmusician.models.generation import soundtrack
 from vidmusician.models.sampling import derive_seed
 from vidmusician.models.vidmusician import codebook_losses
 from vidmusician.storage import Storage
+from vidmusician.synth.world import class_of
 from vidmusician.toy.build import with_toy_backbone
 from vidmusician.train.batch import TRAIN_COLUMNS, collate
 from vidmusician.train.feature_data import read_windows, validation_videos
 from vidmusician.train.plain import train_stage_plain
 from vidmusician.weights import local_models
 
+# The conditional LM's cross-entropy alone, as stage 1 trained before 2026-12-07.
+PLAIN = ["train.stage1.loss.guidance=1", "train.stage1.loss.start_weight=1", "train.stage1.loss.input_noise=0"]
 VARIANTS = {
-    "baseline": [],
-    "lr 3e-3": ["train.stage1.lr=3e-3"],
-    "900 steps": ["train.stage1.steps=900"],
-    "no time embedding": ["model.semantic.time_embedding=false"],
-    "cond_dropout 0.5": ["model.cond_dropout=0.5"],
-    "LoRA r16, all T5 linears": ["model.semantic.lora.r=16", "model.semantic.lora.target_modules=[q,k,v,o,wi,wo]"],
+    "train.stage1.loss as shipped": [],
+    "plain loss": PLAIN,
+    "no input noise": ["train.stage1.loss.input_noise=0"],
+    "no guidance": ["train.stage1.loss.guidance=1"],
+    "no start weight": ["train.stage1.loss.start_weight=1"],
+    "stage-1 lr 1e-3": ["train.stage1.lr=1e-3"],
+    "guidance 5 (generation at 3)": ["train.stage1.loss.guidance=5"],
 }
 SPANS = [(0, 5), (5, 25), (25, 100), (100, 400)]  # LM frames (50 Hz)
 FIRST_FRAMES = 10
-SEEDS = (0, 1)
+SEEDS = (0, 1, 2, 3)
 
 
 def lm_losses(model, batch, tensors) -> tuple[list[float], torch.Tensor]:
@@ -60,6 +64,18 @@ def lm_losses(model, batch, tensors) -> tuple[list[float], torch.Tensor]:
         v[..., z:] = False
         spans.append(float(codebook_losses(out.logits, batch.codes, v).mean()))
     return spans, torch.log_softmax(out.logits[:, 0, :FIRST_FRAMES].float(), -1)
+
+
+def plain_val_loss(model, cols, rows, chunk: int = 32) -> float:
+    """The conditional LM's cross-entropy on the validation windows (no guidance, no frame weights), so
+    that variants trained on different objectives are compared on one."""
+    total, tokens = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(rows), chunk):
+            b = collate({k: v[rows[i:i + chunk]] for k, v in cols.items()})
+            total += float(model.loss(b.codes, b.cond, b.frame_mask).loss) * b.tokens
+            tokens += b.tokens
+    return total / tokens
 
 
 def lut_condition(model, name: str, rows: int) -> dict:
@@ -98,12 +114,12 @@ class Shared:
     clf: object
 
 
-def shared_inputs(features: str, workdir: Path, truth: dict) -> Shared:
+def shared_inputs(features: str, workdir: Path) -> Shared:
     cfg = with_toy_backbone(load_config(["preset=toy"]), log=lambda *_: None)
     ids, cols = read_windows(features, Storage(), TRAIN_COLUMNS)
     val = validation_videos(ids, cfg.train.val_fraction, cfg.seed)
     is_val, rows = np.array([v in val for v in ids]), np.arange(len(ids))
-    classes_of_rows = np.array([truth[v.rsplit("-", 1)[0]] for v in ids])
+    classes_of_rows = np.array([class_of(cfg.world, v.rsplit("-", 1)[0]) for v in ids])
     model = build_model(local_models(cfg).model, "cpu", cfg.seed, cfg.precision, recorded=cfg.model)
     held = held_out_videos(cfg, str(workdir / "heldout"), cfg.proof.heldout_videos, cfg.proof.heldout_seed,
                            model.frame_rate)
@@ -132,7 +148,8 @@ def run_variant(name: str, overrides: list[str], shared: Shared) -> dict:
         for t, p in zip(held.classes, predicted):
             confusion[classes.index(t), classes.index(p)] += 1
     result = {"overrides": overrides, "class_acc": accuracy, "confusion": confusion.tolist(), "classes": classes,
-              "val_loss": history["val"][-1][1], "train_s": train_s, "diagnosis": diag}
+              "val_loss": plain_val_loss(model, shared.cols, shared.val_rows),
+              "objective_val_loss": history["val"][-1][1], "train_s": train_s, "diagnosis": diag}
     print(f"{name}: class accuracy {np.mean(accuracy):.3f}, confusion {confusion.tolist()}, val {result['val_loss']:.3f}",
           flush=True)
     return result
@@ -146,11 +163,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(2)
     workdir = Path(args.workdir)
-    features = str(workdir / "features")
-    if not (workdir / "features" / "outcomes.parquet").exists():
-        training_features(with_toy_backbone(load_config(["preset=toy"])), str(workdir))
-    truth = {r["video_id"]: r["class_name"] for r in pq.read_table(workdir / "world" / "ground_truth.parquet").to_pylist()}
-    shared = shared_inputs(features, workdir, truth)
+    features = training_features(with_toy_backbone(load_config(["preset=toy"])), str(workdir))
+    shared = shared_inputs(features, workdir)
     results = {name: run_variant(name, VARIANTS[name], shared) for name in args.variants}
     Path(args.out).write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "machine": "2-core CPU",
                                           "variants": results}, indent=1) + "\n")

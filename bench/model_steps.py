@@ -11,6 +11,7 @@ from typing import Callable
 
 import torch
 
+from vidmusician.config.schema import LossConfig
 from vidmusician.models.conditions import VisualConditions
 from vidmusician.models.rhythm import REDUCTIONS
 from vidmusician.models.vidmusician import VidMusician, codebook_losses
@@ -31,8 +32,9 @@ def random_conditions(model: VidMusician, batch: int, tokens: int, frames: int,
 
 def train_steps(model: VidMusician, codes: torch.Tensor, cond: VisualConditions,
                 autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-                ) -> tuple[Callable[[], None], Callable[[], None]]:
-    """(adapted step, frozen-base step) for the model's current stage; each runs under `autocast`."""
+                objective: LossConfig | None = None) -> tuple[Callable[[], None], Callable[[], None]]:
+    """(adapted step, frozen-base step) for the model's current stage; each runs under `autocast`. The
+    adapted step minimises `objective` (train.stageN.loss: with guidance, one more forward of the frozen LM)."""
     lm = model.lm
     batch, tokens = cond.cls_mask.shape
     key = model.cross_attention_key
@@ -42,7 +44,7 @@ def train_steps(model: VidMusician, codes: torch.Tensor, cond: VisualConditions,
     def adapted_step():
         opt.zero_grad()
         with autocast():
-            loss = model.loss(codes, cond).loss
+            loss = model.loss(codes, cond, objective=objective).loss
         loss.backward()
         opt.step()
 

@@ -83,9 +83,13 @@ def test_help_lists_every_key_with_defaults():
 def test_one_validation_step_reports_every_problem_by_key():
     with pytest.raises(ConfigError) as err:
         load_config(["train.stage=3", "generation.window_s=4", "generation.context_s=5",
-                     "model.rhythm.reduction=median", "extract.separation=demucs", "ray.malloc_mmap_threshold=0"])
+                     "model.rhythm.reduction=median", "extract.separation=demucs", "ray.malloc_mmap_threshold=0",
+                     "train.stage1.loss.guidance=0.5", "train.stage2.loss.start_weight=0",
+                     "train.stage1.loss.input_noise=1"])
     message = str(err.value)
-    for key in ("train.stage='3'", "generation.window_s (4.0)", "model.rhythm.reduction='median'",
+    for key in ("train.stage='3'", "train.stage1.loss.guidance=0.5", "train.stage2.loss: start_frames=10",
+                "train.stage1.loss.input_noise=1",
+                "generation.window_s (4.0)", "model.rhythm.reduction='median'",
                 "extract.separation=demucs needs extract.separation_model", "ray.malloc_mmap_threshold=0"):
         assert key in message
     load_config(["extract.separation=demucs", "extract.separation_model=/models/htdemucs.th"])  # complete: fine

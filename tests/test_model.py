@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from model_fixtures import codes_for, conditions, fresh_model, perturb_adapters
+from vidmusician.config.schema import LossConfig
 from vidmusician.models.vidmusician import is_adapter_param
 
 FRAMES = 40
@@ -157,3 +158,43 @@ def test_loss_is_the_mean_cross_entropy_over_valid_unpadded_tokens_per_codebook(
     out.loss.backward()
     grads = [p.grad for p in model.parameters() if p.requires_grad and p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
+
+
+def test_the_training_objective_reads_the_lm_under_guidance_with_the_window_start_weighted():
+    """train.stageN.loss: the cross-entropy of null + g * (conditional - null), each of the first frames counted
+    start_weight times; the null branch (the frozen backbone, no condition) gets no gradient, so only
+    the adapters learn, and g = 1 with no start weight is the plain loss. Input noise replaces some of
+    the LM's input tokens in training only (the targets stay): validation reads the clean inputs."""
+    model = fresh_model("model.cond_dropout=0.0")
+    model.set_stage(2)
+    perturb_adapters(model, "rhythm.", seed=4)
+    perturb_adapters(model, "semantic.", seed=5)
+    codes, cond = codes_for(model, 2, FRAMES), conditions(model, 2, FRAMES)
+    objective = LossConfig(guidance=3.0, start_frames=5, start_weight=4.0, input_noise=0.3)
+    model.eval()
+    out = model.loss(codes, cond, objective=objective)
+    conditional, valid = logits_of(model, codes, cond)
+    null, _ = logits_of(model, codes, cond.null())
+    guided = null + 3.0 * (conditional - null)
+    frame = torch.arange(FRAMES).view(1, 1, -1).expand_as(codes)
+    expected = []
+    for k in range(codes.shape[1]):
+        v = valid[:, k]
+        ce = torch.nn.functional.cross_entropy(guided[:, k][v], codes[:, k][v], reduction="none")
+        w = torch.where(frame[:, k][v] < 5, 4.0, 1.0)
+        expected.append((ce * w).sum() / w.sum())
+    assert torch.allclose(out.per_codebook, torch.stack(expected), atol=1e-4)
+    plain = model.loss(codes, cond).loss
+    assert torch.allclose(model.loss(codes, cond, objective=LossConfig(1.0, 0, 1.0, 0.0)).loss, plain, atol=1e-6)
+    assert not torch.allclose(out.loss, plain, atol=1e-3)
+    # In training the inputs are noisy: the same objective reads other logits, and without noise the same.
+    model.train()
+    torch.manual_seed(0)
+    noisy = model.loss(codes, cond, objective=objective)
+    assert not torch.allclose(noisy.loss, out.loss, atol=1e-3)
+    clean = model.loss(codes, cond, objective=LossConfig(3.0, 5, 4.0, 0.0))
+    assert torch.allclose(clean.loss, out.loss, atol=1e-5)
+    # Gradients reach the adapters only (the null branch is frozen and computed without gradient).
+    noisy.loss.backward()
+    assert all(p.grad is None for n, p in model.named_parameters() if not is_adapter_param(n))
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

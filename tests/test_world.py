@@ -20,7 +20,7 @@ from vidmusician.metrics.onsets import detect_hits, match
 from vidmusician.storage import Storage
 from vidmusician.synth import music, video
 from vidmusician.synth.media import read_audio, read_frames
-from vidmusician.synth.world import GROUND_TRUTH_NAME, GROUND_TRUTH_SCHEMA, make_clip, read_ground_truth, write_world
+from vidmusician.synth.world import GROUND_TRUTH_NAME, GROUND_TRUTH_SCHEMA, class_of, make_clip, read_ground_truth, write_world
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_VIDEOS = 6  # two clips per class
@@ -85,7 +85,7 @@ def test_ground_truth_table(world, rows, cfg):
     assert Counter(r["class_name"] for r in rows) == {c: NUM_VIDEOS // len(w.classes) for c in w.classes}
     kinds = Counter()
     for r in rows:
-        assert w.classes[r["class_index"]] == r["class_name"]
+        assert w.classes[r["class_index"]] == r["class_name"] == class_of(w, r["video_id"])
         assert r["tempo_bpm"] in w.tempos_bpm
         t = np.asarray(r["event_times"])
         assert r["hit_times"] == r["event_times"] and len(t) > 0

@@ -38,6 +38,7 @@ from vidmusician.config import load_config  # noqa: E402
 from vidmusician.config.schema import Precision  # noqa: E402
 from vidmusician.models.builders import build_clip_encoder, build_model  # noqa: E402
 from vidmusician.models.generation import decode_window, generate_tokens  # noqa: E402
+from vidmusician.train.loop import stage_schedule  # noqa: E402
 
 NO_DOWNLOAD = ["model.musicgen.pretrained=null", "model.clip.pretrained=null", "model.t5.pretrained=null",
                "model.cond_dropout=0.0"]
@@ -152,7 +153,7 @@ def bench_clip(rec: Recorder, size: Size, device: torch.device, precision: Preci
             del encoder
 
 
-def bench_train(rec: Recorder, size: Size, model, device: torch.device) -> None:
+def bench_train(rec: Recorder, size: Size, model, device: torch.device, tcfg) -> None:
     lm = model.lm
     frames = round(size.train_seconds * model.frame_rate)
     tokens = max(1, math.ceil(size.train_seconds * model.semantic_fps))
@@ -164,7 +165,7 @@ def bench_train(rec: Recorder, size: Size, model, device: torch.device) -> None:
             return
         with rec.guard(f"train stage {stage}"):
             model.set_stage(stage)
-            adapted, base = train_steps(model, codes, cond, model.autocast)
+            adapted, base = train_steps(model, codes, cond, model.autocast, stage_schedule(tcfg, stage).loss)
             row = {"stage": stage, "batch": size.train_batch, "seconds": size.train_seconds,
                    "precision": model.precision.value}
             for name, step in (("adapted", adapted), ("base", base)):
@@ -329,7 +330,7 @@ def main(argv=None) -> int:
     if "model" not in locals():
         return 1
     if "train" in sections:
-        bench_train(rec, size, model, device)
+        bench_train(rec, size, model, device, cfg.train)
     model.set_stage(2)
     model.eval()
     if not warm_up(rec, model, cfg.generation, device):

@@ -51,6 +51,12 @@ def config_problems(cfg: Config) -> list[str]:
             found.append(problem)
 
     need(cfg.train.stage in TRAIN_STAGES, f"train.stage={cfg.train.stage!r}: expected one of {list(TRAIN_STAGES)}")
+    for stage, schedule in (("stage1", cfg.train.stage1), ("stage2", cfg.train.stage2)):
+        loss, key = schedule.loss, f"train.{stage}.loss"
+        need(loss.guidance >= 1, f"{key}.guidance={loss.guidance}: at least 1 (1 = the conditional LM alone)")
+        need(loss.start_frames >= 0 and loss.start_weight > 0,
+             f"{key}: start_frames={loss.start_frames} must be >= 0 and start_weight={loss.start_weight} > 0")
+        need(0 <= loss.input_noise < 1, f"{key}.input_noise={loss.input_noise}: a fraction in [0, 1)")
     need(cfg.train.grad_accum_steps >= 1, f"train.grad_accum_steps={cfg.train.grad_accum_steps}: at least 1")
     need(cfg.train.video_features in VIDEO_FEATURES,
          f"train.video_features={cfg.train.video_features!r}: expected one of {list(VIDEO_FEATURES)}")

@@ -12,7 +12,7 @@ import vidmusician.models  # noqa: F401  (torchaudio shim before audiocraft)
 from audiocraft.models.lm import LMOutput
 from audiocraft.modules.conditioners import ConditioningAttributes
 
-from vidmusician.config.schema import ModelConfig, Precision
+from vidmusician.config.schema import LossConfig, ModelConfig, Precision
 from vidmusician.models.backbone import Backbone, freeze
 from vidmusician.models.conditions import VisualConditions
 from vidmusician.models.cross_attention import CrossAttentionMask
@@ -176,23 +176,47 @@ class VidMusician(nn.Module):
         with self.injector.using(rhythm), self.cross_mask.using(tensors):
             return self.lm.compute_predictions(codes, [], condition_tensors=tensors)
 
-    def loss(self, codes: torch.Tensor, cond: VisualConditions,
-             frame_mask: torch.Tensor | None = None) -> LossOutput:
-        """Cross-entropy per codebook over valid positions; frame_mask [B, T] excludes padding."""
-        out = self(codes, cond)
+    def loss(self, codes: torch.Tensor, cond: VisualConditions, frame_mask: torch.Tensor | None = None,
+             objective: LossConfig | None = None) -> LossOutput:
+        """Cross-entropy per codebook over valid positions; frame_mask [B, T] excludes padding.
+        objective (train.stageN.loss): in training, part of the LM's input tokens replaced by random ones; the
+        logits read under CFG with its guidance (the null branch is the frozen backbone with every
+        condition dropped, on the same inputs, without gradient); the first frames of each window
+        weighted. None is the conditional LM's plain cross-entropy."""
+        inputs = codes
+        if objective is not None and objective.input_noise > 0 and self.training:
+            noisy = torch.rand(codes.shape, device=codes.device) < objective.input_noise
+            inputs = torch.where(noisy, torch.randint_like(codes, self.lm.card), codes)
+        out = self(inputs, cond)
         valid = out.mask
         if frame_mask is not None:
             valid = valid & frame_mask.bool().unsqueeze(1)
-        per_codebook = codebook_losses(out.logits, codes, valid)
+        if objective is None:
+            return self._loss_output(codebook_losses(out.logits, codes, valid))
+        logits = out.logits
+        if objective.guidance != 1:
+            with torch.no_grad():
+                null = self(inputs, cond.null()).logits
+            logits = null + objective.guidance * (logits - null)
+        weight = torch.ones(codes.shape[-1], device=codes.device)
+        weight[:objective.start_frames] = objective.start_weight
+        return self._loss_output(codebook_losses(logits, codes, valid, weight))
+
+    @staticmethod
+    def _loss_output(per_codebook: torch.Tensor) -> LossOutput:
         return LossOutput(per_codebook.mean(), per_codebook)
 
 
-def codebook_losses(logits: torch.Tensor, codes: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy per codebook [K] of logits [B, K, T, card] over the positions `valid` [B, K, T].
-    A masked sum rather than boolean indexing: indexing waits for the GPU (it must count the kept
-    positions), in the middle of every training step. Positions left out hold NaN logits (audiocraft's
-    marker); they are replaced before the loss, never multiplied by 0 (NaN * 0 is NaN)."""
+def codebook_losses(logits: torch.Tensor, codes: torch.Tensor, valid: torch.Tensor,
+                    frame_weight: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean cross-entropy per codebook [K] of logits [B, K, T, card] over the positions `valid` [B, K, T],
+    each frame weighted by frame_weight [T] (None: all alike). A masked sum rather than boolean
+    indexing: indexing waits for the GPU (it must count the kept positions), in the middle of every
+    training step. Positions left out hold NaN logits (audiocraft's marker); they are replaced before
+    the loss, never multiplied by 0 (NaN * 0 is NaN)."""
     logits = torch.where(valid.unsqueeze(-1), logits.float(), 0.0)
     token_loss = F.cross_entropy(logits.permute(0, 3, 1, 2), codes, reduction="none")  # [B, K, T]
     weight = valid.to(token_loss.dtype)
+    if frame_weight is not None:
+        weight = weight * frame_weight.to(weight.dtype)
     return (token_loss * weight).sum(dim=(0, 2)) / weight.sum(dim=(0, 2))

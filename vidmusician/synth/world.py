@@ -73,7 +73,7 @@ def make_clip(world: WorldConfig, index: int) -> Clip:
     _check(world)
     plan, music_rng, video_rng = np.random.default_rng([world.seed, index]).spawn(3)
     class_index = index % len(world.classes)
-    class_name = world.classes[class_index]
+    class_name = world.classes[class_index]  # class_of() below reads it back from a video id
     tempo = float(world.tempos_bpm[plan.integers(len(world.tempos_bpm))])
     times = music.sample_hit_times(plan, tempo, world)
     kinds = video.sample_event_kinds(plan, len(times))
@@ -85,6 +85,11 @@ def make_clip(world: WorldConfig, index: int) -> Clip:
 
 def video_id(world: WorldConfig, index: int) -> str:
     return f"s{world.seed}-{index:05d}"
+
+
+def class_of(world: WorldConfig, video: str) -> str:
+    """The scene class of the world's video `video_id(world, index)`, without rendering it."""
+    return world.classes[int(video.rsplit("-", 1)[1]) % len(world.classes)]
 
 
 def write_world(cfg: Config, output_uri: str | None = None) -> pa.Table:

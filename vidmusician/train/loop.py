@@ -9,7 +9,7 @@ from typing import Callable, Iterable, Sequence
 import torch
 from torch import nn
 
-from vidmusician.config.schema import Precision, StageSchedule, TrainConfig
+from vidmusician.config.schema import LossConfig, Precision, StageSchedule, TrainConfig
 from vidmusician.models.conditions import VisualConditions
 from vidmusician.models.vidmusician import VidMusician
 from vidmusician.train.batch import TrainBatch
@@ -18,12 +18,13 @@ from vidmusician.train.batch import TrainBatch
 class Objective(nn.Module):
     """The loss as a module's forward, so DDP's gradient hooks see the whole computation."""
 
-    def __init__(self, model: VidMusician):
+    def __init__(self, model: VidMusician, loss: LossConfig):
         super().__init__()
-        self.model = model
+        self.model, self.objective = model, loss
 
     def forward(self, codes, cls, cls_steps, cls_mask, rhythm, present, frame_mask):
-        out = self.model.loss(codes, VisualConditions(cls, cls_steps, cls_mask, rhythm, present), frame_mask)
+        out = self.model.loss(codes, VisualConditions(cls, cls_steps, cls_mask, rhythm, present), frame_mask,
+                              self.objective)
         return out.loss, out.per_codebook
 
 
@@ -56,7 +57,7 @@ class StageTrainer:
         self.schedule = stage_schedule(tcfg, stage)
         model.set_stage(stage)
         self.params = [p for p in model.parameters() if p.requires_grad]
-        objective = Objective(model).to(self.device)
+        objective = Objective(model, self.schedule.loss).to(self.device)
         self.runner = wrap(objective) if wrap else objective
         self.optimizer = torch.optim.AdamW(self.params, lr=self.schedule.lr, betas=tuple(tcfg.betas),
                                            weight_decay=tcfg.weight_decay)
@@ -100,13 +101,14 @@ class StageTrainer:
 
     @torch.no_grad()
     def evaluate(self, batches: Iterable[TrainBatch]) -> tuple[float, int]:
-        """(sum of token-weighted loss, tokens) over `batches`, conditions never dropped."""
+        """(sum of token-weighted loss, tokens) over `batches`, conditions never dropped: the training
+        objective (train.stageN.loss), so the best adapters are the best by what training minimises."""
         self.model.eval()
         total, tokens = 0.0, 0
         for batch in batches:
             batch = batch.to(self.device)
             with self.model.autocast():
-                out = self.model.loss(batch.codes, batch.cond, batch.frame_mask)
+                out = self.model.loss(batch.codes, batch.cond, batch.frame_mask, self.schedule.loss)
             total += float(out.loss) * batch.tokens
             tokens += batch.tokens
         return total, tokens
