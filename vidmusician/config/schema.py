@@ -382,9 +382,9 @@ class TrainConfig:
     # group advertising `accel` (use_gpu asks for a GPU itself).
     worker_resources: Dict[str, float] = field(default_factory=dict)
     stage1: StageSchedule = field(default_factory=StageSchedule)
-    # Both stages train on the same objective by default (stage 2 keeps training the semantic path); on
-    # the proof, stage 2 without input noise lost half its onset F1, and without the start weight at
-    # a higher rate, some of both scores (README, "Learning proof").
+    # Both stages train on the same objective by default (stage 2 keeps training the semantic path). On
+    # the proof, stage 2 without input noise fell from 0.87 to 0.55 onset F1 and from 1.00 to 0.79
+    # class accuracy (README, "Learning proof").
     stage2: StageSchedule = field(default_factory=StageSchedule)
     weight_decay: float = 0.01
     betas: List[float] = field(default_factory=lambda: [0.9, 0.99])

@@ -179,9 +179,9 @@ class VidMusician(nn.Module):
     def loss(self, codes: torch.Tensor, cond: VisualConditions, frame_mask: torch.Tensor | None = None,
              objective: LossConfig | None = None) -> LossOutput:
         """Cross-entropy per codebook over valid positions; frame_mask [B, T] excludes padding.
-        objective (train.stageN.loss): in training, part of the LM's input tokens replaced by random ones; the
-        logits read under CFG with its guidance (the null branch is the frozen backbone with every
-        condition dropped, on the same inputs, without gradient); the first frames of each window
+        objective (train.stageN.loss): in training, part of the LM's input tokens replaced by random
+        ones; the logits read under CFG with its guidance (the null branch is the frozen backbone with
+        every condition dropped, on the same inputs, without gradient); the first frames of each window
         weighted. None is the conditional LM's plain cross-entropy."""
         inputs = codes
         if objective is not None and objective.input_noise > 0 and self.training:
