@@ -155,12 +155,17 @@ def run_variant(name: str, overrides: list[str], shared: Shared) -> dict:
     return result
 
 
-def main() -> None:
+def variant_args(variants: dict, workdir: str, out: str) -> argparse.Namespace:
+    """The command line of a variant bench (this one, bench_rhythm): which variants, where."""
     parser = argparse.ArgumentParser()
-    parser.add_argument("--variants", nargs="*", default=list(VARIANTS))
-    parser.add_argument("--workdir", default="outputs/bench_semantic")
-    parser.add_argument("--out", default="bench/results/semantic_ablation_cpu.json")
-    args = parser.parse_args()
+    parser.add_argument("--variants", nargs="*", default=list(variants), choices=list(variants))
+    parser.add_argument("--workdir", default=workdir)
+    parser.add_argument("--out", default=out)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = variant_args(VARIANTS, "outputs/bench_semantic", "bench/results/semantic_ablation_cpu.json")
     torch.set_num_threads(2)
     workdir = Path(args.workdir)
     features = training_features(with_toy_backbone(load_config(["preset=toy"])), str(workdir))

@@ -18,6 +18,7 @@ import os
 
 import pytest
 import ray
+import torch
 
 from s3_servers import S3Server, start_moto, start_seaweedfs
 from vidmusician.config import load_config
@@ -98,6 +99,27 @@ OWN_CLUSTER = ("test_cluster_placement.py", "test_train_multinode.py")
 # end (measured: the learning proof 8 min, the demo 2.5 min).
 LONGEST_FIRST = ("test_learning_proof.py", "test_demo.py", "test_soundtrack.py", "test_train.py",
                  "test_train_from_videos.py")
+
+
+def cpu_share() -> int:
+    """The cores each pytest-xdist worker may use: the machine's, divided among the workers."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, len(os.sched_getaffinity(0)) // workers)
+
+
+def pytest_configure(config):
+    # torch's default is a thread per core in every process; with two workers on two cores each ran
+    # twice its share, and oversubscribed OpenMP threads spin against each other (the learning proof
+    # took 2.7x its time alone beside the other worker). Subprocesses (jobs, `ray start`) inherit it.
+    threads = cpu_share()
+    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
+@pytest.fixture(scope="session")
+def torch_threads() -> int:
+    """What a test's own training workers may use (train.torch_threads): this worker's cores."""
+    return cpu_share()
 
 
 def pytest_collection_modifyitems(session, config, items):
