@@ -33,7 +33,7 @@ from vidmusician.synth.world import class_of
 from vidmusician.toy.build import with_toy_backbone
 from vidmusician.train.batch import TRAIN_COLUMNS, collate
 from vidmusician.train.feature_data import read_windows, validation_videos
-from vidmusician.train.plain import train_stage_plain
+from vidmusician.train.plain import eval_batches, train_stage_plain
 from vidmusician.weights import local_models
 
 # The conditional LM's cross-entropy alone, as stage 1 trained before 2026-12-07.
@@ -71,8 +71,7 @@ def plain_val_loss(model, cols, rows, chunk: int = 32) -> float:
     that variants trained on different objectives are compared on one."""
     total, tokens = 0.0, 0
     with torch.no_grad():
-        for i in range(0, len(rows), chunk):
-            b = collate({k: v[rows[i:i + chunk]] for k, v in cols.items()})
+        for b in eval_batches(cols, rows, chunk):
             total += float(model.loss(b.codes, b.cond, b.frame_mask).loss) * b.tokens
             tokens += b.tokens
     return total / tokens

@@ -49,6 +49,7 @@ class HeldOut:
     music: list[np.ndarray]      # each video's own music in the world (the reference), mono
     music_sr: int
     visbeats: list[np.ndarray]   # visbeat's visual beats of each video (s)
+    kinds: list[list[str]]       # each event's kind (cut, flash, burst), as `events`
 
 
 def held_out_videos(cfg: Config, output_uri: str, count: int, seed: int, frame_rate: float) -> HeldOut:
@@ -62,7 +63,8 @@ def held_out_videos(cfg: Config, output_uri: str, count: int, seed: int, frame_r
     clips = [make_clip(world, i) for i in range(count)]  # the same clips again, in memory
     return HeldOut(feats, truth.column("class_name").to_pylist(),
                    [np.asarray(t) for t in truth.column("event_times").to_pylist()],
-                   [c.audio for c in clips], world.sample_rate, [visbeat_beats(c.frames, world.fps) for c in clips])
+                   [c.audio for c in clips], world.sample_rate, [visbeat_beats(c.frames, world.fps) for c in clips],
+                   truth.column("event_kinds").to_pylist())
 
 
 def codec_round_trip(codec, audio: np.ndarray) -> np.ndarray:

@@ -72,8 +72,8 @@ def make_clip(world: WorldConfig, index: int) -> Clip:
     """Clip `index` of the world, rendered in memory (frames and music)."""
     _check(world)
     plan, music_rng, video_rng = np.random.default_rng([world.seed, index]).spawn(3)
-    class_index = index % len(world.classes)
-    class_name = world.classes[class_index]  # class_of() below reads it back from a video id
+    class_index = class_index_of(world, index)
+    class_name = world.classes[class_index]
     tempo = float(world.tempos_bpm[plan.integers(len(world.tempos_bpm))])
     times = music.sample_hit_times(plan, tempo, world)
     kinds = video.sample_event_kinds(plan, len(times))
@@ -87,9 +87,14 @@ def video_id(world: WorldConfig, index: int) -> str:
     return f"s{world.seed}-{index:05d}"
 
 
+def class_index_of(world: WorldConfig, index: int) -> int:
+    """The scene class (its index in world.classes) of the world's clip `index`: the classes take turns."""
+    return index % len(world.classes)
+
+
 def class_of(world: WorldConfig, video: str) -> str:
     """The scene class of the world's video `video_id(world, index)`, without rendering it."""
-    return world.classes[int(video.rsplit("-", 1)[1]) % len(world.classes)]
+    return world.classes[class_index_of(world, int(video.rsplit("-", 1)[1]))]
 
 
 def write_world(cfg: Config, output_uri: str | None = None) -> pa.Table:
