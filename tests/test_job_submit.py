@@ -2,7 +2,9 @@
 
 A module fixture starts a Ray head on loopback (`ray start --head --block`, every port chosen free, its own
 short temp dir, 4 logical CPUs) from this venv's bin, so its workers and the job's `python` are the
-venv's. The extract job is submitted from the repository root with `--working-dir .` and
+venv's; it is ready when a probe job runs (the dashboard answers before the job agent is up), and
+is started again on other ports when it is not (CI, 2026-12-07: a head whose agent never came up
+failed all of this module's tests). The extract job is submitted from the repository root with `--working-dir .` and
 cluster/runtime_env.yaml, and its outputs are checked. Then the head is stopped and a submit to it must
 fail. `ray stop` is not used: it stops every Ray process on the machine, other test sessions' included;
 the head is stopped through its own `ray start --block` process (SIGTERM makes it stop the processes it
@@ -119,8 +121,24 @@ def wait_for_dashboard(head: Head, timeout_s: float = 180) -> None:
     raise TimeoutError(f"no job server at {head.dashboard} after {timeout_s} s:\n{head.log.read_text()[-4000:]}")
 
 
-@pytest.fixture(scope="module")
-def ray_head():
+def wait_for_job_agent(head: Head, timeout_s: float = 120) -> None:
+    """The dashboard answers before the head's job agent is up: a probe job must run. An agent that
+    never comes up (it lost a port chosen free to another process, and took the head down with it)
+    raises, so the fixture starts the head again on other ports."""
+    deadline, said = time.time() + timeout_s, ""
+    while time.time() < deadline:
+        if not head.running():
+            raise RuntimeError(f"ray start exited {head.proc.returncode}:\n{head.log.read_text()[-4000:]}")
+        probe = subprocess.run([RAY, "job", "submit", "--address", head.dashboard, "--", "python", "-c", "pass"],
+                               env=clean_env(), capture_output=True, text=True, timeout=timeout_s)
+        if probe.returncode == 0:
+            return
+        said = probe.stdout + probe.stderr  # "No available agent ...", or the head going down
+        time.sleep(1)
+    raise TimeoutError(f"no job ran at {head.dashboard} in {timeout_s} s; the last probe said:\n{said[-4000:]}")
+
+
+def start_head() -> Head:
     # Short: Ray's unix sockets live under the temp dir (path length limit ~107).
     temp_dir = tempfile.mkdtemp(prefix="vmray", dir="/tmp")
     dashboard_port = free_port()
@@ -134,14 +152,31 @@ def ray_head():
     with open(log, "w") as out:
         proc = subprocess.Popen(cmd, cwd=REPO, env=clean_env(), stdout=out, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-    head = Head(proc, temp_dir, f"http://127.0.0.1:{dashboard_port}", log)
+    return Head(proc, temp_dir, f"http://127.0.0.1:{dashboard_port}", log)
+
+
+HEAD_STARTS = 3  # ports are chosen free, then bound by Ray: another process can take one in between
+
+
+@pytest.fixture(scope="module")
+def ray_head():
+    for attempt in range(1, HEAD_STARTS + 1):
+        head = start_head()
+        try:
+            wait_for_dashboard(head)
+            wait_for_job_agent(head)
+            break
+        except (RuntimeError, TimeoutError):
+            stop_head(head)
+            shutil.rmtree(head.temp_dir, ignore_errors=True)
+            if attempt == HEAD_STARTS:
+                raise
     try:
-        wait_for_dashboard(head)
-        assert "Local node IP: 127.0.0.1" in re.sub(r"\x1b\[[0-9;]*m", "", log.read_text())
+        assert "Local node IP: 127.0.0.1" in re.sub(r"\x1b\[[0-9;]*m", "", head.log.read_text())
         yield head
     finally:
         stop_head(head)
-        shutil.rmtree(temp_dir, ignore_errors=True)
+        shutil.rmtree(head.temp_dir, ignore_errors=True)
 
 
 def submit(address: str, *job_args: str, timeout_s: float = SUBMIT_TIMEOUT_S) -> subprocess.CompletedProcess:
