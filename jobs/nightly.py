@@ -6,7 +6,8 @@
 `{night}` in the job's arguments becomes the night (default: today, UTC). The job's submission id is
 `vidmusician-nightly-<night>`: a second submitter for the same night follows the running job, or exits 0
 when it already succeeded. Exit 0 when the night's job succeeded, 1 otherwise (failed after
---max-attempts, stopped, or past the deadline), 2 on a bad command line."""
+--max-attempts, stopped, past the deadline, or no job server answered for --unreachable-s), 2 on a bad
+command line."""
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,7 @@ from dataclasses import fields
 import yaml
 
 from vidmusician.cli import EXIT_BAD_CONFIG, EXIT_FAILED, EXIT_OK
-from vidmusician.nightly import NightPlan, night_entrypoint, run_night
+from vidmusician.nightly import UNANSWERED, NightPlan, answered, night_entrypoint, run_night
 
 DEFAULTS = {f.name: f.default for f in fields(NightPlan)}
 
@@ -36,6 +37,8 @@ def parser() -> argparse.ArgumentParser:
                    help="the night's job is stopped this long after its first submission")
     p.add_argument("--max-attempts", type=int, default=DEFAULTS["max_attempts"])
     p.add_argument("--poll-s", type=float, default=DEFAULTS["poll_s"])
+    p.add_argument("--unreachable-s", type=float, default=DEFAULTS["unreachable_s"],
+                   help="a job server that does not answer is asked again for this long")
     p.add_argument("job", nargs=argparse.REMAINDER, help="-- then the job's command line")
     return p
 
@@ -54,7 +57,7 @@ def plan_from(args: argparse.Namespace) -> NightPlan:
         runtime_env["working_dir"] = args.working_dir
     night = args.night or dt.datetime.now(dt.timezone.utc).date()
     return NightPlan(night, night_entrypoint(job, night), runtime_env, args.prefix, args.deadline_s,
-                     args.max_attempts, args.poll_s)
+                     args.max_attempts, args.poll_s, args.unreachable_s)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,7 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nightly: bad command line: {err}", file=sys.stderr)
         return EXIT_BAD_CONFIG
     from ray.job_submission import JobSubmissionClient
-    outcome = run_night(JobSubmissionClient(args.address), plan, log=lambda line: print(line, flush=True))
+    try:  # the client asks the server's version at once: a head restarting at the tick is asked again
+        client = answered(lambda: JobSubmissionClient(args.address), plan)
+    except UNANSWERED as err:
+        print(f"nightly: {plan.night}: no job server at {args.address} for {plan.unreachable_s:.0f} s, "
+              f"giving up: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    outcome = run_night(client, plan, log=lambda line: print(line, flush=True))
     print(f"nightly: {plan.night}: {outcome.status} ({outcome.submission_id})", flush=True)
     return EXIT_OK if outcome.ok else EXIT_FAILED
 

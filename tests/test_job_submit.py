@@ -256,6 +256,19 @@ def night_jobs(head: Head, night: str) -> dict[str, str]:
     return {j["submission_id"]: j["status"] for j in jobs if night in (j.get("submission_id") or "")}
 
 
+@pytest.mark.timeout(120)
+def test_the_submitter_asks_a_silent_job_server_again_then_gives_up(tmp_path):
+    """No head at all (nothing listens on the port): the submitter keeps asking for --unreachable-s, as
+    for a head restarting at the night's tick, then exits 1 saying so, not with a traceback."""
+    (tmp_path / "night_job.py").write_text(NIGHT_JOB)
+    cmd = [sys.executable, "jobs/nightly.py", "--address", f"http://127.0.0.1:{free_port()}", "--poll-s", "1",
+           "--unreachable-s", "4", "--", "python", "night_job.py"]
+    started = time.time()
+    proc = subprocess.run(cmd, cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=100)
+    assert proc.returncode == 1 and "no job server at" in proc.stderr and "giving up" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and time.time() - started >= 4, proc.stderr
+
+
 @pytest.mark.timeout(NIGHT_TIMEOUT_S * 3)
 def test_two_submitters_for_one_night_give_one_run(ray_head, tmp_path):
     night, marker = "2026-11-27", tmp_path / "runs"

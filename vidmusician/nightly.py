@@ -69,10 +69,14 @@ def night_entrypoint(args: list[str], night: dt.date) -> str:
     return shlex.join(a.replace(NIGHT_FIELD, night.isoformat()) for a in args)
 
 
+# What a job server that does not answer raises (Ray's client raises the builtin ConnectionError).
+UNANSWERED = (requests.ConnectionError, requests.Timeout, ConnectionError)
+
+
 def answered(call: Callable[[], T], plan: NightPlan) -> T:
     """`call()` to the job server, asked again while it does not answer (up to plan.unreachable_s)."""
     retryer = tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type((requests.ConnectionError, requests.Timeout, ConnectionError)),
+        retry=tenacity.retry_if_exception_type(UNANSWERED),
         stop=tenacity.stop_after_delay(plan.unreachable_s), wait=tenacity.wait_fixed(plan.poll_s), reraise=True)
     return retryer(call)
 
